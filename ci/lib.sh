@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# Common helpers for the ci/ scripts: logging with elapsed time, errors, paths.
+# Sourced, never executed.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+KSRC=${KSRC:-$BUILD/linux}
+KVER_WANT=6.12
+RDMA_CORE_VER=56.1
+RDMA_SRC=${RDMA_SRC:-$BUILD/rdma-core}
+# Outside build/ and shared by every clone on this machine, so CI reuses it.
+CCACHE_DIR=${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rdma-dma-ccache}
+export CCACHE_DIR
+
+_t0=${_t0:-$(date +%s)}
+export _t0
+
+# Prefix every progress line with the elapsed time since the top-level job began.
+log() {
+	local now
+	now=$(date +%s)
+	printf '[%4ds] %s\n' "$((now - _t0))" "$*" >&2
+}
+
+die() {
+	printf 'error: %s\n' "$*" >&2
+	exit 1
+}
+
+# step NAME CMD...: run a step, report its duration, and fail loudly with the step name.
+step() {
+	local name=$1 s rc=0
+	shift
+	s=$(date +%s)
+	log "== $name"
+	"$@" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		log "== $name FAILED (exit $rc) after $(($(date +%s) - s))s"
+		return "$rc"
+	fi
+	log "== $name done in $(($(date +%s) - s))s"
+}
+
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 ||
+			die "'$c' not found; run 'make deps' (ci/deps.sh) first"
+	done
+}
+
+# Sequence kernel builds: two on 2 cores at once only slows both down.
+kbuild_lock() {
+	mkdir -p "$BUILD"
+	exec 9>"$BUILD/.kernel-build.lock"
+	if ! flock -n 9; then
+		log "another kernel build is running; waiting for it"
+		flock 9
+	fi
+}
+
+# series_hash DIR: one hash over DIR/series and every patch it lists, so a
+# change to any of them is noticed.
+series_hash() {
+	(
+		cd "$1"
+		cat series
+		sed -e '/^#/d' -e '/^$/d' series | while read -r p; do
+			[ -f "$p" ] || die "$1/series lists $p, which does not exist"
+			sha256sum "$p"
+		done
+	) | sha256sum | cut -d' ' -f1
+}
