@@ -1,0 +1,64 @@
+# Targets name the jobs; the work is done by the scripts in ci/ and tests/.
+#   make run      the main job: build everything, boot soft-RoCE, show both paths
+#   make check    the full test run (what CI runs)
+#   make help     everything else
+
+SHELL := /bin/bash
+CONFIGS ?= direct,swiotlb,iommu
+SUITES ?=
+CONFIG ?= direct
+export CONFIGS SUITES
+
+.PHONY: help run check bench deps sources kernel kernel-stock rdma-core vm \
+	export-kernel export-rdma-core clean
+
+help:
+	@echo "make run            build, boot soft-RoCE in QEMU, show registration working and refused"
+	@echo "make check          full test run in CONFIGS=$(CONFIGS) (what .ci/run does)"
+	@echo "make bench          stock against patched kernel: reg_mr, refusal, perftest, dma_map"
+	@echo "make deps           apt-get what the build and the guest need (idempotent)"
+	@echo "make sources        kernel + rdma-core git trees under build/, series applied"
+	@echo "make kernel         build the patched kernel (build/kbuild)"
+	@echo "make kernel-stock   build the same config without the series (build/kbuild-stock)"
+	@echo "make rdma-core      build patched rdma-core with pyverbs (build/rdma-core/build)"
+	@echo "make vm CONFIG=x    boot one configuration (direct, swiotlb, iommu), run SUITES"
+	@echo "make export-kernel  turn commits in build/linux into kernel/*.patch"
+	@echo "make export-rdma-core  the same for build/rdma-core"
+	@echo "make clean          remove build/ (the ccache in ~/.cache stays)"
+
+run:
+	@ci/run.sh
+
+check:
+	@ci/check.sh
+
+bench:
+	@ci/bench.sh
+
+deps:
+	@ci/deps.sh
+
+sources: deps
+	@ci/kernel-source.sh
+	@ci/rdma-core-source.sh
+
+kernel: sources
+	@ci/kernel-build.sh
+
+kernel-stock: sources
+	@ci/kernel-build.sh --variant stock
+
+rdma-core: sources
+	@ci/rdma-core-build.sh
+
+vm: kernel rdma-core
+	@tests/vm/run-vm.sh --config $(CONFIG) $(if $(SUITES),--suites $(SUITES))
+
+export-kernel:
+	@ci/series.sh export kernel
+
+export-rdma-core:
+	@ci/series.sh export rdma-core
+
+clean:
+	rm -rf build

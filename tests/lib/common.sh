@@ -1,0 +1,207 @@
+# shellcheck shell=bash
+# Helpers for test cases. A case file (tests/cases/<suite>/NNN-name.sh) sets
+# DESCRIPTION, defines requires() and test_case(), and is run by
+# lib/run-case.sh in its own bash process with this file sourced.
+#
+# requires() calls the _have_* helpers below; the first one that fails
+# records why and the case is skipped (kselftest exit 4) with that reason.
+# test_case() returns 0 for pass and non-zero for fail; every failure says why
+# on stdout. Output is never hidden.
+
+TESTS_DIR=${TESTS_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+KSFT_PASS=0
+KSFT_FAIL=1
+KSFT_SKIP=4
+
+# Per-case scratch directory on a local filesystem (never the 9p share:
+# 9p I/O moves the pin counters the leak checks read).
+CASE_TMP=${CASE_TMP:-$(mktemp -d /tmp/rdmadma.XXXXXX)}
+SKIP_REASON=
+
+skip_because() { SKIP_REASON=$*; return 1; }
+fail() { echo "# FAIL: $*"; return 1; }
+info() { echo "# $*"; }
+
+# ---- prerequisites --------------------------------------------------------
+_have_root() { [ "$(id -u)" -eq 0 ] || skip_because "needs root"; }
+
+_have_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip_because "'$c' not installed"|| return 1
+	done
+}
+
+_have_rxe() {
+	_have_cmd rdma || return 1
+	[ -d /sys/module/rdma_rxe ] || modprobe -q rdma_rxe 2>/dev/null ||
+		skip_because "kernel has no rdma_rxe (CONFIG_RDMA_RXE)" || return 1
+	[ -d /sys/module/rdma_rxe ] || skip_because "rdma_rxe not loaded"
+}
+
+_have_uverbs() {
+	[ -e /dev/infiniband/uverbs0 ] || ls /sys/class/infiniband_verbs/ 2>/dev/null | grep -q uverbs ||
+		[ -d /sys/class/infiniband_verbs ] || skip_because "kernel has no user verbs (CONFIG_INFINIBAND_USER_ACCESS)"
+}
+
+# The rxe test mode of the patched kernel (rdma_rxe.dma_test_mode).
+_have_testmode() {
+	[ -e /sys/module/rdma_rxe/parameters/dma_test_mode ] ||
+		skip_because "rdma_rxe has no dma_test_mode parameter (kernel without the rxe test-mode patch)" || return 1
+	[ -n "$(testmode_netdev)" ] ||
+		skip_because "no netdev with a PCI parent for test-mode rxe (set RXE_TESTMODE_NETDEV)"
+}
+
+# The gate of the patched kernel: a dma_coherence sysfs file on ib devices.
+_have_gate() {
+	[ -n "${RDMA_DMA_GATE_SYSFS:-}" ] && return 0
+	grep -qsw 'dma_coherence_state' /proc/kallsyms ||
+		skip_because "kernel without the coherent-DMA gate (no dma_coherence sysfs)"
+}
+
+_have_dma_config() {
+	local want=$1
+	[ "$(dma_config)" = "$want" ] || skip_because "needs the '$want' DMA configuration (running '$(dma_config)')"
+}
+
+# ---- environment ------------------------------------------------------------
+# direct, swiotlb or iommu, from the kernel command line (RDMA_DMA_CONFIG wins).
+dma_config() {
+	if [ -n "${RDMA_DMA_CONFIG:-}" ]; then echo "$RDMA_DMA_CONFIG"; return; fi
+	local cmd
+	cmd=$(cat /proc/cmdline)
+	case " $cmd " in
+	*" swiotlb=force "*) echo swiotlb ;;
+	*" intel_iommu=on "* | *" amd_iommu=on "*) echo iommu ;;
+	*) echo direct ;;
+	esac
+}
+
+# Netdev for stock rxe: RXE_NETDEV, else the first up netdev with IPv4.
+rxe_netdev() {
+	if [ -n "${RXE_NETDEV:-}" ]; then echo "$RXE_NETDEV"; return; fi
+	ip -o -4 addr show up scope global | awk '{print $2; exit}'
+}
+
+# Netdev for test-mode rxe: RXE_TESTMODE_NETDEV, else one with a PCI parent
+# that is not the stock netdev.
+testmode_netdev() {
+	if [ -n "${RXE_TESTMODE_NETDEV:-}" ]; then echo "$RXE_TESTMODE_NETDEV"; return; fi
+	local n stock
+	stock=$(rxe_netdev)
+	for n in $(ip -o -4 addr show up scope global | awk '{print $2}'); do
+		[ "$n" = "$stock" ] && continue
+		readlink -f "/sys/class/net/$n/device" 2>/dev/null | grep -q '/pci' && { echo "$n"; return; }
+	done
+}
+
+netdev_ip() { ip -o -4 addr show dev "$1" | awk '{split($4,a,"/"); print a[1]; exit}'; }
+
+# ---- rxe devices ----------------------------------------------------------------
+RXE_CREATED=()
+
+# rxe_add NETDEV [testmode]: create an rxe device with a unique name; echo it.
+rxe_add() {
+	local ndev=$1 mode=${2:-stock} name rc=0
+	name=rxe_${mode:0:1}$$_${#RXE_CREATED[@]}
+	if [ "$mode" = testmode ]; then
+		echo 1 >/sys/module/rdma_rxe/parameters/dma_test_mode || return 1
+		rdma link add "$name" type rxe netdev "$ndev" || rc=$?
+		echo 0 >/sys/module/rdma_rxe/parameters/dma_test_mode
+	else
+		rdma link add "$name" type rxe netdev "$ndev" || rc=$?
+	fi
+	[ $rc -eq 0 ] || { echo "# rdma link add $name ($mode) on $ndev failed: $rc" >&2; return $rc; }
+	RXE_CREATED+=("$name")
+	# The GID table fills in asynchronously after the link comes up.
+	local i
+	for i in $(seq 50); do
+		[ -n "$(gid_index "$name")" ] && break
+		sleep 0.1
+	done
+	echo "$name"
+}
+
+rxe_del_all() {
+	local n
+	for n in "${RXE_CREATED[@]}"; do
+		rdma link delete "$n" 2>/dev/null || echo "# warning: rdma link delete $n failed"
+	done
+	RXE_CREATED=()
+}
+
+# The GID index of the RoCE v2 IPv4-mapped GID of DEV port 1.
+gid_index() {
+	local dev=$1 f i t
+	for f in /sys/class/infiniband/"$dev"/ports/1/gids/*; do
+		i=${f##*/}
+		case "$(cat "$f" 2>/dev/null)" in
+		0000:0000:0000:0000:0000:ffff:*)
+			t=$(cat "/sys/class/infiniband/$dev/ports/1/gid_attrs/types/$i" 2>/dev/null)
+			[ "$t" = "RoCE v2" ] && { echo "$i"; return; } ;;
+		esac
+	done
+}
+
+# ---- peers ----------------------------------------------------------------------
+PEER_PIDS=()
+
+# start_server LOG CMD...: run a server in the background, log to LOG.
+start_server() {
+	local log=$1
+	shift
+	"$@" >"$log" 2>&1 &
+	PEER_PIDS+=($!)
+}
+
+# wait_peer PID SECONDS: wait for a background server, killing it on timeout.
+wait_peer() {
+	local pid=$1 t=$2 i
+	for i in $(seq $((t * 10))); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 124
+	fi
+	wait "$pid"
+}
+
+cleanup_peers() {
+	local p
+	for p in "${PEER_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	PEER_PIDS=()
+}
+
+# run_pair NAME SERVER_CMD -- CLIENT_CMD: server first, client after a head
+# start; both must exit 0. Output of both is shown.
+run_pair() {
+	local name=$1 scmd=() ccmd=() rc=0 src=0 spid
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do scmd+=("$1"); shift; done
+	shift
+	ccmd=("$@")
+	start_server "$CASE_TMP/$name.server" "${scmd[@]}"
+	spid=${PEER_PIDS[-1]}
+	sleep "${PEER_HEAD_START:-1}"
+	"${ccmd[@]}" >"$CASE_TMP/$name.client" 2>&1 || rc=$?
+	wait_peer "$spid" 20 || src=$?
+	sed 's/^/#   server: /' "$CASE_TMP/$name.server"
+	sed 's/^/#   client: /' "$CASE_TMP/$name.client"
+	[ $rc -eq 0 ] || fail "$name client exited $rc" || return 1
+	[ $src -eq 0 ] || fail "$name server exited $src" || return 1
+}
+
+# ---- counters -------------------------------------------------------------------
+vmstat_get() { awk -v k="$1" '$1==k {print $2}' /proc/vmstat; }
+pins_outstanding() { echo $(($(vmstat_get nr_foll_pin_acquired) - $(vmstat_get nr_foll_pin_released))); }
+swiotlb_used() { cat /sys/kernel/debug/swiotlb/io_tlb_used 2>/dev/null || echo 0; }
+dma_debug_errors() { cat /sys/kernel/debug/dma-api/error_count 2>/dev/null || echo 0; }
+
+# The C test binary (tests/Makefile builds it into build/tests).
+REG_MR_BIN=${REG_MR_BIN:-$TESTS_DIR/../build/tests/reg_mr}
+_have_reg_mr_bin() {
+	[ -x "$REG_MR_BIN" ] || skip_because "$REG_MR_BIN not built (make -C tests)"
+}

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * User memory registration against the coherent-DMA gate.
+ *
+ * The device under test is RDMA_DEV (an rxe device the calling case made);
+ * RDMA_EXPECT says what the kernel must do with plain user MRs on it:
+ * "success" (coherent or virtual DMA) or "refuse" (bounce or non-coherent).
+ * Every expectation is asserted, including the exact errno of a refusal and
+ * that a refusal leaves no pinned page and no SWIOTLB slot behind.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <infiniband/verbs.h>
+
+#include "kselftest_harness.h"
+
+#ifndef IBV_DEVICE_CC_DMA_BOUNCE
+#define IBV_DEVICE_CC_DMA_BOUNCE (1ULL << 41)
+#endif
+
+/* Assert that @call returned NULL with exactly @expected in errno. */
+#define EXPECT_NULL_ERRNO(expected, call) do {				\
+		void *__p;						\
+		errno = 0;						\
+		__p = (void *)(call);					\
+		EXPECT_EQ(NULL, __p);					\
+		EXPECT_EQ(expected, errno) {				\
+			TH_LOG("errno %d (%s), expected %d (%s)", errno,	\
+			       strerror(errno), expected, strerror(expected)); \
+		}							\
+		if (__p)						\
+			ibv_dereg_mr((struct ibv_mr *)__p);		\
+	} while (0)
+
+#define SZ_4K	(4096UL)
+#define SZ_1G	(1UL << 30)
+
+static long read_counter(const char *path, const char *key)
+{
+	char name[64];
+	long val = -1, v;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (!key) {
+		if (fscanf(f, "%ld", &val) != 1)
+			val = -1;
+		fclose(f);
+		return val;
+	}
+	while (fscanf(f, "%63s %ld", name, &v) == 2) {
+		if (!strcmp(name, key)) {
+			val = v;
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+static long pins_outstanding(void)
+{
+	return read_counter("/proc/vmstat", "nr_foll_pin_acquired") -
+	       read_counter("/proc/vmstat", "nr_foll_pin_released");
+}
+
+static long swiotlb_used(void)
+{
+	return read_counter("/sys/kernel/debug/swiotlb/io_tlb_used", NULL);
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+FIXTURE(mr) {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	char *buf;		/* one page, touched */
+	int refuse;		/* RDMA_EXPECT=refuse */
+	char dev[64];
+};
+
+FIXTURE_SETUP(mr)
+{
+	const char *want = getenv("RDMA_DEV");
+	const char *expect = getenv("RDMA_EXPECT");
+	struct ibv_device **list;
+	int i, n;
+
+	self->ctx = NULL;
+	self->pd = NULL;
+	self->buf = MAP_FAILED;
+	if (!want || !expect)
+		SKIP(return, "RDMA_DEV and RDMA_EXPECT must name the device and the expected outcome");
+	if (strcmp(expect, "success") && strcmp(expect, "refuse"))
+		SKIP(return, "RDMA_EXPECT must be success or refuse, not '%s'", expect);
+	self->refuse = !strcmp(expect, "refuse");
+	snprintf(self->dev, sizeof(self->dev), "%s", want);
+
+	list = ibv_get_device_list(&n);
+	ASSERT_NE(NULL, list);
+	for (i = 0; i < n && !self->ctx; i++)
+		if (!strcmp(ibv_get_device_name(list[i]), want))
+			self->ctx = ibv_open_device(list[i]);
+	ibv_free_device_list(list);
+	if (!self->ctx)
+		SKIP(return, "RDMA device %s not found or cannot be opened", want);
+	self->pd = ibv_alloc_pd(self->ctx);
+	ASSERT_NE(NULL, self->pd);
+	self->buf = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	memset(self->buf, 0x5a, SZ_4K);
+}
+
+FIXTURE_TEARDOWN(mr)
+{
+	if (self->buf != MAP_FAILED)
+		munmap(self->buf, SZ_4K);
+	if (self->pd)
+		ibv_dealloc_pd(self->pd);
+	if (self->ctx)
+		ibv_close_device(self->ctx);
+}
+
+#define ACC (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
+
+/* The capability bit and the sysfs word agree with the expected outcome. */
+TEST_F(mr, capability_agrees)
+{
+	struct ibv_device_attr_ex attr = {};
+	char path[256], word[32] = "";
+	FILE *f;
+
+	ASSERT_EQ(0, ibv_query_device_ex(self->ctx, NULL, &attr));
+	EXPECT_EQ(self->refuse, !!(attr.device_cap_flags_ex & IBV_DEVICE_CC_DMA_BOUNCE));
+
+	snprintf(path, sizeof(path), "/sys/class/infiniband/%s/dma_coherence", self->dev);
+	f = fopen(path, "r");
+	if (!f)
+		SKIP(return, "kernel without %s (unpatched)", path);
+	ASSERT_EQ(1, fscanf(f, "%31s", word));
+	fclose(f);
+	TH_LOG("%s: dma_coherence=%s", self->dev, word);
+	/* Refusal is certain exactly when the word is neither of these. */
+	EXPECT_EQ(self->refuse, strcmp(word, "coherent") && strcmp(word, "virtual"));
+}
+
+/* reg_mr, reg_mr_iova and rereg_mr all give the expected outcome. */
+TEST_F(mr, register_verbs)
+{
+	struct ibv_mr *mr;
+
+	if (self->refuse) {
+		EXPECT_NULL_ERRNO(EOPNOTSUPP, ibv_reg_mr(self->pd, self->buf, SZ_4K, ACC));
+		EXPECT_NULL_ERRNO(EOPNOTSUPP, ibv_reg_mr_iova(self->pd, self->buf, SZ_4K,
+							      0x10000, ACC));
+		EXPECT_NULL_ERRNO(EOPNOTSUPP, ibv_reg_mr(self->pd, self->buf, SZ_4K,
+							 IBV_ACCESS_LOCAL_WRITE));
+		return;
+	}
+	mr = ibv_reg_mr(self->pd, self->buf, SZ_4K, ACC);
+	ASSERT_NE(NULL, mr);
+	EXPECT_EQ(0, ibv_rereg_mr(mr, IBV_REREG_MR_CHANGE_ACCESS, NULL, NULL, 0,
+				  IBV_ACCESS_LOCAL_WRITE));
+	EXPECT_EQ(0, ibv_dereg_mr(mr));
+	mr = ibv_reg_mr_iova(self->pd, self->buf, SZ_4K, 0x10000, ACC);
+	ASSERT_NE(NULL, mr);
+	EXPECT_EQ(0x10000UL, (uintptr_t)mr->addr);
+	EXPECT_EQ(0, ibv_dereg_mr(mr));
+}
+
+/*
+ * A refusal costs the same whatever the size: the kernel must not pin 1 GiB
+ * to find out what it knew in advance. A regression guard with a generous
+ * bound, not a benchmark: medians from this one run, as a ratio.
+ */
+TEST_F(mr, refusal_time_flat)
+{
+	double t4k[41], t1g[9], r;
+	char *big;
+	int i;
+
+	if (!self->refuse)
+		SKIP(return, "the device accepts user memory");
+	big = mmap(NULL, SZ_1G, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, big);
+	for (i = 0; i < 41; i++) {
+		t4k[i] = now_us();
+		EXPECT_NULL_ERRNO(EOPNOTSUPP, ibv_reg_mr(self->pd, self->buf, SZ_4K, ACC));
+		t4k[i] = now_us() - t4k[i];
+	}
+	for (i = 0; i < 9; i++) {
+		t1g[i] = now_us();
+		EXPECT_NULL_ERRNO(EOPNOTSUPP, ibv_reg_mr(self->pd, big, SZ_1G, ACC));
+		t1g[i] = now_us() - t1g[i];
+	}
+	munmap(big, SZ_1G);
+	qsort(t4k, 41, sizeof(double), cmp_double);
+	qsort(t1g, 9, sizeof(double), cmp_double);
+	r = t1g[4] / t4k[20];
+	TH_LOG("refusal median: 4 KiB %.1f us, 1 GiB %.1f us, ratio %.2f", t4k[20], t1g[4], r);
+	EXPECT_LT(r, 10.0);
+}
+
+/* 10,000 refusals leave no pinned page and no SWIOTLB slot behind. */
+TEST_F(mr, refusal_leaks_nothing)
+{
+	long pins0, tlb0;
+	int i;
+
+	if (!self->refuse)
+		SKIP(return, "the device accepts user memory");
+	pins0 = pins_outstanding();
+	tlb0 = swiotlb_used();
+	for (i = 0; i < 10000; i++) {
+		struct ibv_mr *mr = ibv_reg_mr(self->pd, self->buf, SZ_4K, ACC);
+
+		if (mr || errno != EOPNOTSUPP) {
+			TH_LOG("iteration %d: mr %p errno %d", i, mr, errno);
+			if (mr)
+				ibv_dereg_mr(mr);
+			ASSERT_TRUE(0);
+		}
+	}
+	EXPECT_EQ(pins0, pins_outstanding());
+	EXPECT_EQ(tlb0, swiotlb_used());
+}
+
+/* 10,000 successful reg/dereg cycles leave nothing pinned or mapped. */
+TEST_F(mr, success_cycles_leak_nothing)
+{
+	long pins0, tlb0;
+	int i;
+
+	if (self->refuse)
+		SKIP(return, "the device refuses user memory");
+	pins0 = pins_outstanding();
+	tlb0 = swiotlb_used();
+	for (i = 0; i < 10000; i++) {
+		struct ibv_mr *mr = ibv_reg_mr(self->pd, self->buf, SZ_4K, ACC);
+
+		ASSERT_NE(NULL, mr) TH_LOG("iteration %d: errno %d", i, errno);
+		ASSERT_EQ(0, ibv_dereg_mr(mr));
+	}
+	EXPECT_EQ(pins0, pins_outstanding());
+	EXPECT_EQ(tlb0, swiotlb_used());
+}
+
+/*
+ * Several MRs over one page are normal RDMA practice; dma-debug must not
+ * call them overlapping-cacheline errors (the runner also checks the log).
+ */
+TEST_F(mr, overlapping_mrs)
+{
+	struct ibv_mr *mrs[8];
+	long err0;
+	int i;
+
+	if (self->refuse)
+		SKIP(return, "the device refuses user memory");
+	err0 = read_counter("/sys/kernel/debug/dma-api/error_count", NULL);
+	for (i = 0; i < 8; i++) {
+		mrs[i] = ibv_reg_mr(self->pd, self->buf + i * 64, 64, ACC);
+		ASSERT_NE(NULL, mrs[i]);
+	}
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(0, ibv_dereg_mr(mrs[i]));
+	EXPECT_EQ(err0, read_counter("/sys/kernel/debug/dma-api/error_count", NULL));
+}
+
+TEST_HARNESS_MAIN

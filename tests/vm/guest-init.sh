@@ -1,0 +1,51 @@
+#!/bin/bash
+# PID 1 of the test guest. The root filesystem is the host's /, read-only
+# over 9p; the writable "results" share holds job.sh (written by run-vm.sh)
+# and receives the output. Ends with a forced power-off in every case.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8
+
+say() { echo "guest-init: $*" >/dev/console; }
+bye() { sync; /bin/busybox poweroff -f; sleep 5; echo o >/proc/sysrq-trigger; }
+
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mountpoint -q /dev || mount -t devtmpfs dev /dev
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs -o mode=0755 run /run
+mkdir -p /run/results /run/project
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /run/results ||
+	{ say "cannot mount the results share"; bye; }
+[ -f /run/results/job.sh ] || { say "no job.sh in the results share"; bye; }
+# shellcheck disable=SC1091
+. /run/results/job.sh
+# The project may live under /tmp, which a tmpfs is about to cover: reach it
+# through a bind mount taken first.
+mount --bind "$PROJ_HOST" /run/project || { say "cannot bind $PROJ_HOST"; bye; }
+for d in /tmp /var/tmp /var/log /root; do mount -t tmpfs -o mode=1777 tmp "$d"; done
+mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
+
+ip link set lo up
+i=0
+for n in /sys/class/net/eth*; do
+	[ -e "$n" ] || continue
+	n=${n##*/}
+	ip addr add "10.0.$i.1/24" dev "$n" && ip link set "$n" up
+	i=$((i + 1))
+done
+ulimit -l unlimited
+hostname rdmadma-guest 2>/dev/null
+
+export RDMA_DMA_CONFIG PROJ=/run/project
+[ -n "${RDMA_CORE_BUILD:-}" ] && export RDMA_CORE_BUILD
+export RXE_NETDEV=eth0 RXE_TESTMODE_NETDEV=eth1
+say "config $RDMA_DMA_CONFIG; running: ${GUEST_CMD[*]}"
+cd /run/project || bye
+rc=0
+"${GUEST_CMD[@]}" 2>&1 </dev/null | tee /tmp/output.ktap >/dev/console || true
+rc=${PIPESTATUS[0]}
+cp /tmp/output.ktap /run/results/output.ktap
+dmesg >/run/results/dmesg.txt 2>/dev/null
+echo "$rc" >/run/results/exit_code
+say "done, exit $rc"
+bye

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Boot the test kernel in QEMU with a named DMA configuration and run one
+# command inside (by default the test suites), collecting its KTAP output.
+#
+#   tests/vm/run-vm.sh [options] [-- COMMAND ARGS...]
+#
+#   --config NAME   direct | swiotlb | iommu              (default: direct)
+#   --kernel PATH   bzImage        (default: build/kbuild/arch/x86/boot/bzImage)
+#   --out DIR       results directory      (default: build/vm/<config>)
+#   --timeout SEC   wall-clock limit for boot + command   (default: 1500)
+#   --accel A       tcg (default) or kvm; kvm only when asked, and it must work
+#   --append STR    extra kernel command line
+#   --suites LIST   comma-separated suites for tests/run.sh (default: all)
+#   --no-rdma-core  use the host's rdma-core binaries, not build/rdma-core
+#
+# COMMAND runs in the guest from the project directory. Output: DIR/output.ktap,
+# DIR/console.log (serial), DIR/dmesg.txt, DIR/exit_code. Exit status is the
+# command's; 125 when the guest never finished (the serial log path is printed).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+
+die() { echo "error: $*" >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+
+config=direct kernel=$top/build/kbuild/arch/x86/boot/bzImage out= tmo=1500 accel=tcg
+append= suites= rdma_core=$top/build/rdma-core/build
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--config) config=${2:?--config needs a name}; shift 2 ;;
+	--kernel) kernel=${2:?--kernel needs a path}; shift 2 ;;
+	--out) out=${2:?--out needs a directory}; shift 2 ;;
+	--timeout) tmo=${2:?--timeout needs seconds}; shift 2 ;;
+	--accel) accel=${2:?--accel needs tcg or kvm}; shift 2 ;;
+	--append) append=${2?--append needs a string}; shift 2 ;;
+	--suites) suites=${2:?--suites needs a list}; shift 2 ;;
+	--no-rdma-core) rdma_core=; shift ;;
+	-h | --help) usage 0 ;;
+	--) shift; break ;;
+	*) echo "error: unknown option '$1'" >&2; usage ;;
+	esac
+done
+case $tmo in '' | *[!0-9]*) die "--timeout wants seconds, got '$tmo'" ;; esac
+
+qemu_dev=()
+case "$config" in
+direct) ;;
+swiotlb) append="swiotlb=force $append" ;;
+iommu)
+	append="intel_iommu=on iommu.strict=1 $append"
+	qemu_dev+=(-device intel-iommu,intremap=on)
+	;;
+*) die "unknown DMA configuration '$config' (direct, swiotlb or iommu)" ;;
+esac
+
+case "$accel" in
+tcg) accel_opt=(-accel tcg,thread=multi -cpu max) ;;
+kvm)
+	[ -w /dev/kvm ] || die "--accel kvm: /dev/kvm is missing or not writable; use tcg"
+	accel_opt=(-accel kvm -cpu host)
+	;;
+*) die "unknown accelerator '$accel' (tcg or kvm)" ;;
+esac
+
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installed; run 'make deps'"
+[ -x /bin/busybox ] || die "/bin/busybox missing (package busybox-static); run 'make deps'"
+[ -f "$kernel" ] || die "no kernel at $kernel; run 'make kernel'"
+if [ -n "$rdma_core" ] && [ ! -x "$rdma_core/bin/ibv_devinfo" ]; then
+	die "no rdma-core build at $rdma_core; run 'make rdma-core' or pass --no-rdma-core"
+fi
+case "$top" in /proc/* | /sys/* | /dev/*) die "project directory $top cannot be shared with the guest" ;; esac
+
+out=${out:-$top/build/vm/$config}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+rm -f "$out"/{output.ktap,console.log,dmesg.txt,exit_code,job.sh}
+
+if [ $# -eq 0 ]; then
+	set -- tests/run.sh
+	if [ -n "$suites" ]; then
+		IFS=, read -ra ss <<<"$suites"
+		for s in "${ss[@]}"; do set -- "$@" -s "$s"; done
+	fi
+fi
+{
+	printf 'PROJ_HOST=%q\n' "$top"
+	printf 'RDMA_DMA_CONFIG=%q\n' "$config"
+	[ -n "$rdma_core" ] && printf 'RDMA_CORE_BUILD=%q\n' "/run/project/${rdma_core#"$top"/}"
+	printf 'GUEST_CMD=('; printf '%q ' "$@"; printf ')\n'
+} >"$out/job.sh"
+
+cmdline="console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144 ro"
+cmdline+=" init=$here/guest-init.sh panic=-1 $append"
+
+nic=virtio-net-pci,disable-legacy=on,iommu_platform=on
+qemu=(qemu-system-x86_64 "${accel_opt[@]}" -smp 2 -m 3G -machine q35 -nographic -no-reboot
+	-monitor none -serial "file:$out/console.log" "${qemu_dev[@]}"
+	-kernel "$kernel" -append "$cmdline"
+	-fsdev local,id=r,path=/,security_model=none,readonly=on,multidevs=remap
+	-device virtio-9p-pci,fsdev=r,mount_tag=/dev/root
+	-fsdev "local,id=res,path=$out,security_model=none"
+	-device virtio-9p-pci,fsdev=res,mount_tag=results
+	-netdev user,id=n0,restrict=on,ipv6=off -device "$nic,netdev=n0"
+	-netdev user,id=n1,restrict=on,ipv6=off -device "$nic,netdev=n1")
+
+t0=$(date +%s)
+echo "[vm] booting '$config' ($accel, $(basename "$kernel")), limit ${tmo}s; serial log: $out/console.log" >&2
+: >"$out/console.log"
+timeout -k 10 "$tmo" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
+qpid=$!
+# Show the guest's KTAP lines as they arrive (kernel messages stay in the log).
+tail -n +1 --pid=$qpid -f "$out/console.log" 2>/dev/null |
+	grep --line-buffered -E '^(ok |not ok |# |TAP |KTAP |1\.\.|guest-init:)' || true
+qrc=0
+wait $qpid || qrc=$?
+el=$(($(date +%s) - t0))
+if [ ! -f "$out/exit_code" ]; then
+	if [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
+		echo "[vm] '$config' did not finish within ${tmo}s (hung test or boot); serial log: $out/console.log" >&2
+	else
+		echo "[vm] '$config' guest stopped before finishing (qemu exit $qrc; boot failure?); serial log: $out/console.log" >&2
+		tail -n 5 "$out/qemu.log" >&2 || true
+	fi
+	tail -n 25 "$out/console.log" | sed 's/^/[vm]   | /' >&2
+	exit 125
+fi
+rc=$(cat "$out/exit_code")
+echo "[vm] '$config' finished in ${el}s, exit $rc" >&2
+exit "$rc"
