@@ -17,7 +17,7 @@ expect_outcome() {
 test_case() {
 	local dev gid ip want=ok rc bad=0
 	[ "$(dma_config)" = swiotlb ] && want=refused
-	dev=$(rxe_add "$(testmode_netdev)" testmode) || return 1
+	rxe_add dev "$(testmode_netdev)" testmode || return 1
 	gid=$(gid_index "$dev")
 	ip=$(netdev_ip "$(testmode_netdev)")
 	info "$dev on $(testmode_netdev) ($ip), expecting the peers to be $want"

@@ -5,7 +5,7 @@ requires() { _have_root && _have_rxe && _have_uverbs && _have_cmd ibv_devinfo; }
 
 test_case() {
 	local dev out
-	dev=$(rxe_add "$(rxe_netdev)") || return 1
+	rxe_add dev "$(rxe_netdev)" || return 1
 	out=$(ibv_devinfo -d "$dev" -v) || fail "ibv_devinfo -d $dev exited $?" || return 1
 	echo "$out" | sed 's/^/#   /' | head -40
 	echo "$out" | grep -q "hca_id:[[:space:]]*$dev" || fail "$dev not listed" || return 1

@@ -5,7 +5,7 @@ requires() { _have_root && _have_rxe && _have_uverbs && _have_cmd rping; }
 
 test_case() {
 	local dev ip
-	dev=$(rxe_add "$(rxe_netdev)") || return 1
+	rxe_add dev "$(rxe_netdev)" || return 1
 	ip=$(netdev_ip "$(rxe_netdev)")
 	run_pair rping \
 		rping -s -a "$ip" -C 10 -v -V -- \

@@ -5,7 +5,7 @@ requires() { _have_root && _have_rxe && _have_uverbs && _have_cmd ib_send_lat; }
 
 test_case() {
 	local dev gid ip
-	dev=$(rxe_add "$(rxe_netdev)") || return 1
+	rxe_add dev "$(rxe_netdev)" || return 1
 	gid=$(gid_index "$dev")
 	ip=$(netdev_ip "$(rxe_netdev)")
 	run_pair ib_send_lat \
