@@ -1,0 +1,36 @@
+# shellcheck shell=bash
+DESCRIPTION="rdma-core pyverbs test_dma_coherence on stock rxe and, where available, test-mode rxe"
+
+requires() {
+	_have_root && _have_rxe && _have_uverbs && _have_gate || return 1
+	[ -n "${RDMA_CORE_BUILD:-}" ] && [ -x "$RDMA_CORE_BUILD/bin/run_tests.py" ] ||
+		skip_because "needs an rdma-core build with pyverbs (RDMA_CORE_BUILD)" || return 1
+	[ -f "$RDMA_CORE_BUILD/../tests/test_dma_coherence.py" ] ||
+		skip_because "rdma-core without this project's test_dma_coherence.py"
+}
+
+# run_pyverbs DEV: run the module against DEV; fail on failures or errors,
+# and on a run where every test skipped (that would prove nothing).
+run_pyverbs() {
+	local dev=$1 log=$CASE_TMP/pyverbs.$1
+	/usr/bin/python3 "$RDMA_CORE_BUILD/bin/run_tests.py" --dev "$dev" -v test_dma_coherence >"$log" 2>&1
+	local rc=$?
+	sed 's/^/#   /' "$log"
+	[ $rc -eq 0 ] || fail "run_tests.py exited $rc on $dev" || return 1
+	grep -qE '^OK \(skipped=[0-9]+\)$' "$log" &&
+		[ "$(grep -cE ' ok$' "$log")" -eq 0 ] && fail "every test skipped on $dev" && return 1
+	return 0
+}
+
+test_case() {
+	local dev bad=0
+	rxe_add dev "$(rxe_netdev)" || return 1
+	run_pyverbs "$dev" || bad=1
+	if _have_testmode; then
+		rxe_add dev "$(testmode_netdev)" testmode || return 1
+		run_pyverbs "$dev" || bad=1
+	else
+		info "test-mode part not run: $SKIP_REASON"
+	fi
+	return $bad
+}
