@@ -58,6 +58,7 @@ tcg) accel_opt=(-accel tcg,thread=multi -cpu max) ;;
 kvm)
 	[ -w /dev/kvm ] || die "--accel kvm: /dev/kvm is missing or not writable; use tcg"
 	accel_opt=(-accel kvm -cpu host)
+	kvm_probe=1
 	;;
 *) die "unknown accelerator '$accel' (tcg or kvm)" ;;
 esac
@@ -102,6 +103,18 @@ qemu=(qemu-system-x86_64 "${accel_opt[@]}" -smp 2 -m 3G -machine q35 -nographic 
 	-device virtio-9p-pci,fsdev=res,mount_tag=results
 	-netdev user,id=n0,restrict=on,ipv6=off -device "$nic,netdev=n0"
 	-netdev user,id=n1,restrict=on,ipv6=off -device "$nic,netdev=n1")
+
+# KVM guests have been seen to abort on MSR setup on these hosts: before
+# trusting KVM, boot the kernel once with no root and expect it to get as far
+# as looking for one.
+if [ "${kvm_probe:-0}" = 1 ]; then
+	echo "[vm] probing KVM with a short boot" >&2
+	timeout -k 5 90 qemu-system-x86_64 "${accel_opt[@]}" -smp 2 -m 1G -machine q35 -nographic \
+		-no-reboot -monitor none -serial "file:$out/kvm-probe.log" -kernel "$kernel" \
+		-append "console=ttyS0 panic=-1 root=/dev/nonexistent" </dev/null >/dev/null 2>&1 || true
+	grep -qE 'VFS: Unable to mount root|Kernel panic' "$out/kvm-probe.log" 2>/dev/null ||
+		die "--accel kvm: a probe boot did not reach the root mount (log: $out/kvm-probe.log); use tcg"
+fi
 
 t0=$(date +%s)
 echo "[vm] booting '$config' ($accel, $(basename "$kernel")), limit ${tmo}s; serial log: $out/console.log" >&2

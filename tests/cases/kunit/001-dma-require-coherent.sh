@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 DESCRIPTION="KUnit: DMA_ATTR_REQUIRE_COHERENT suite (ran at boot; results from debugfs)"
 
-KUNIT_SUITE=dma_require_coherent
+KUNIT_SUITE=dma-require-coherent
 
 requires() {
 	[ -d /sys/kernel/debug/kunit ] || skip_because "kernel without KUnit debugfs (CONFIG_KUNIT_DEBUGFS)" || return 1
