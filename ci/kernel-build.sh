@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build bzImage out of tree, with ccache, from the fragments in kernel/configs.
 #
-#   ci/kernel-build.sh [--variant patched|stock] [--src DIR]
+#   ci/kernel-build.sh [--variant patched|stock|nogate] [--src DIR]
 #
 # patched (default): build/linux with kernel/series applied -> build/kbuild
 # stock:             the pristine tag, as a worktree        -> build/kbuild-stock
+# nogate:            pristine + kernel/nogate.series (rxe test mode, no gate)
+#                                                           -> build/kbuild-nogate
 # --src DIR:         any other tree (a developer worktree)
 #
 # Objects go to <tree>/kbuild-out (a link build/kbuild* points there). kbuild
@@ -20,22 +22,48 @@ while [ $# -gt 0 ]; do
 	--variant) variant=${2:-}; shift 2 || die "--variant needs a value" ;;
 	--variant=*) variant=${1#*=}; shift ;;
 	--src) src_arg=${2:-}; shift 2 || die "--src needs a directory" ;;
-	-h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,16p' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
 done
 
+# worktree_with NAME PATCH...: build/linux-NAME at pristine with exactly these
+# patches from kernel/ applied; rebuilt only when the list or a patch changes.
+worktree_with() {
+	local dir=$BUILD/linux-$1 want p
+	shift
+	[ -d "$KSRC/.git" ] || die "no kernel tree; run ci/kernel-source.sh first"
+	want=$(cd "$TOP/kernel" && cat /dev/null "$@" | sha256sum | cut -d' ' -f1)
+	[ -e "$dir/.git" ] && [ "$(cat "$dir/.variant-stamp" 2>/dev/null)" = "$want" ] && return 0
+	log "preparing $dir: pristine + $# patches"
+	if [ ! -e "$dir/.git" ]; then
+		git -C "$KSRC" worktree prune
+		git -C "$KSRC" worktree add -q --detach "$dir" pristine
+	fi
+	git -C "$dir" am --abort >/dev/null 2>&1 || true
+	git -C "$dir" checkout -q --detach pristine
+	for p in "$@"; do
+		git -C "$dir" -c user.name=rdma-dma-ci -c user.email=ci@localhost am -q "$TOP/kernel/$p" ||
+			die "kernel/$p does not apply to pristine for variant $(basename "$dir")"
+	done
+	echo "$want" >"$dir/.variant-stamp"
+}
+
 case "$variant" in
 patched) src=$KSRC; link=$BUILD/kbuild ;;
 stock)
+	worktree_with stock
 	src=$BUILD/linux-stock; link=$BUILD/kbuild-stock
-	[ -d "$KSRC/.git" ] || die "no kernel tree; run ci/kernel-source.sh first"
-	if [ ! -e "$src/.git" ]; then
-		git -C "$KSRC" worktree prune
-		git -C "$KSRC" worktree add -q --detach "$src" pristine
-	fi
 	;;
-*) die "unknown variant '$variant' (patched or stock)" ;;
+nogate)
+	# Only what the rxe test mode needs, none of the gate: the kernel on
+	# which the tests show the corruption the gate prevents.
+	[ -f "$TOP/kernel/nogate.series" ] || die "kernel/nogate.series missing"
+	mapfile -t np < <(sed -e '/^#/d' -e '/^$/d' "$TOP/kernel/nogate.series")
+	worktree_with nogate "${np[@]}"
+	src=$BUILD/linux-nogate; link=$BUILD/kbuild-nogate
+	;;
+*) die "unknown variant '$variant' (patched, stock or nogate)" ;;
 esac
 if [ -n "${src_arg:-}" ]; then
 	src=$(cd "$src_arg" && pwd) || die "--src $src_arg: no such directory"
@@ -57,23 +85,32 @@ MK=(make -s -C "$src" O="$out" CC="ccache gcc" HOSTCC="ccache gcc" -j"$(nproc)")
 
 frags=("$TOP"/kernel/configs/*.config)
 want=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
-if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config-frags" 2>/dev/null)" != "$want" ]; then
+
+# config_matches: every fragment line is in effect in .config. Checked on
+# every build, because a make run by hand (or in an older checkout) can
+# silently drop a symbol the fragments want.
+config_matches() {
+	local line sym bad=0
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=n) sym=${line%%=*}
+			grep -q "^$sym=" "$out/.config" && { echo "  $sym is set but the fragment wants it off" >&2; bad=1; } ;;
+		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { echo "  $line is not in effect" >&2; bad=1; } ;;
+		esac
+	done < <(cat "${frags[@]}")
+	return $bad
+}
+
+if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config-frags" 2>/dev/null)" != "$want" ] ||
+	! config_matches 2>/dev/null; then
 	log "configuring $variant kernel from ${#frags[@]} fragments"
 	"${MK[@]}" allnoconfig >/dev/null
 	(cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >"$out/merge_config.log") ||
 		die "merge_config.sh failed; see $out/merge_config.log"
 	"${MK[@]}" olddefconfig >/dev/null
 	# A fragment line that did not survive olddefconfig is a dependency we
-	# missed; say so rather than boot a kernel without it.
-	bad=0
-	while IFS= read -r line; do
-		case "$line" in
-		CONFIG_*=n) sym=${line%%=*}
-			grep -q "^$sym=" "$out/.config" && { echo "  $sym is set but the fragment wants it off" >&2; bad=1; } ;;
-		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { echo "  $line did not take effect" >&2; bad=1; } ;;
-		esac
-	done < <(cat "${frags[@]}")
-	[ $bad -eq 0 ] || die "kernel config does not match kernel/configs (missing dependencies?)"
+	# missed (or a symbol this tree lacks); say so rather than boot without it.
+	config_matches || die "kernel config does not match kernel/configs (missing dependencies, or a symbol this $variant tree does not have?)"
 	echo "$want" >"$out/.config-frags"
 fi
 
