@@ -4,6 +4,7 @@
 #
 #   ci/check.sh [--configs LIST] [--suites LIST]
 . "$(dirname "$0")/lib.sh"
+rm -f "$BUILD"/check-*.log
 
 configs=${CONFIGS:-direct,swiotlb,iommu}
 suites=${SUITES:-}
@@ -24,4 +25,20 @@ step "rdma-core build" "$TOP/ci/rdma-core-build.sh"
 step "test programs" make -s -C "$TOP/tests" RDMA_CORE_BUILD="$RDMA_SRC/build"
 args=(--configs "$configs" --tag check)
 [ -n "$suites" ] && args+=(--suites "$suites")
-step "tests ($configs)" "$TOP/tests/vm/matrix.sh" "${args[@]}"
+rc=0
+step "tests on the patched kernel ($configs)" "$TOP/tests/vm/matrix.sh" "${args[@]}" |
+	tee "$BUILD/check-patched.log" || rc=1
+
+# The same test mode on a kernel without the gate must show the corruption.
+if [ -z "$suites" ] || [[ ,$suites, == *,hazard,* ]]; then
+	step "kernel build (nogate: rxe test mode without the gate)" "$TOP/ci/kernel-build.sh" --variant nogate
+	step "tests on the nogate kernel (swiotlb)" "$TOP/tests/vm/matrix.sh" --configs swiotlb \
+		--suites hazard,mr --tag nogate --kernel "$BUILD/kbuild-nogate/arch/x86/boot/bzImage" |
+		tee "$BUILD/check-nogate.log" || rc=1
+fi
+
+# One closing line over both runs.
+cat "$BUILD"/check-*.log 2>/dev/null | awk '
+	/^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$/ {p+=$1; f+=$3; s+=$5}
+	END {printf "%d passed, %d failed, %d skipped\n", p, f, s}'
+exit $rc

@@ -88,7 +88,8 @@ for f in "${cases[@]}"; do
 	rc=${PIPESTATUS[0]}
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	kmsg "rdmadma-test: end $name $$"
-	bad=$(dmesg 2>/dev/null | sed -n "/$marker\$/,\$p" | grep -E "$dmesg_bad" | grep -v 'rdmadma-test' | head -5)
+	bad=$(dmesg 2>/dev/null | awk -v m="$marker" 'seen; index($0, m) {seen = 1}' |
+		grep -E "$dmesg_bad" | grep -v 'rdmadma-test' | head -5)
 	e1=$(cat /sys/kernel/debug/dma-api/error_count 2>/dev/null || echo 0)
 	if [ "$rc" -eq 0 ] && [ -n "$bad" ]; then
 		ktap_print_msg "$name: kernel log reports during the case:"
