@@ -193,8 +193,9 @@ run_pair() {
 	wait_peer "$spid" 20 || src=$?
 	sed 's/^/#   server: /' "$CASE_TMP/$name.server"
 	sed 's/^/#   client: /' "$CASE_TMP/$name.client"
-	[ $rc -eq 0 ] || fail "$name client exited $rc" || return 1
-	[ $src -eq 0 ] || fail "$name server exited $src" || return 1
+	# Not a failure by itself: some callers expect the pair to fail.
+	[ $rc -eq 0 ] || { info "$name client exited $rc"; return 1; }
+	[ $src -eq 0 ] || { info "$name server exited $src"; return 1; }
 }
 
 # ---- counters -------------------------------------------------------------------

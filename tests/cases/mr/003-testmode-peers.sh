@@ -30,5 +30,20 @@ test_case() {
 	rc=0; run_pair ib_write_bw ib_write_bw -d "$dev" -x "$gid" -F -n 100 -- \
 		ib_write_bw -d "$dev" -x "$gid" -F -n 100 "$ip" || rc=$?
 	expect_outcome $want ib_write_bw $rc || bad=1
+
+	# With this project's rdma-core the refusal is explained, not just
+	# reported: the examples print a hint and ibv_devinfo -v the state.
+	[ "$want" = refused ] || return $bad
+	if [ ! -f "${RDMA_CORE_BUILD:-/nonexistent}/../util/reg_mr_error.c" ]; then
+		info "rdma-core without rdma-core-patches/: the hints are not checked"
+		return $bad
+	fi
+	grep -q "hint: .*dma_coherence: swiotlb-forced" "$CASE_TMP/rping.client" ||
+		{ fail "rping did not name the cause"; bad=1; }
+	grep -q "hint: .*dma_coherence: swiotlb-forced" "$CASE_TMP/rc_pingpong.client" ||
+		{ fail "ibv_rc_pingpong did not name the cause"; bad=1; }
+	ibv_devinfo -v -d "$dev" | grep -E 'dma_coherence|CC_DMA_BOUNCE' | sed 's/^/#   /'
+	ibv_devinfo -v -d "$dev" | grep -q 'dma_coherence:.*swiotlb-forced.*will be refused' ||
+		{ fail "ibv_devinfo -v does not show the refusal state"; bad=1; }
 	return $bad
 }

@@ -11,6 +11,6 @@ test_case() {
 	[ -n "$gid" ] || fail "no RoCE v2 GID on $dev" || return 1
 	run_pair rc_pingpong \
 		ibv_rc_pingpong -d "$dev" -g "$gid" -n 100 -c -- \
-		ibv_rc_pingpong -d "$dev" -g "$gid" -n 100 -c "$ip" || return 1
+		ibv_rc_pingpong -d "$dev" -g "$gid" -n 100 -c "$ip" || fail "the pair did not complete" || return 1
 	grep -q 'iters in' "$CASE_TMP/rc_pingpong.client" || fail "no throughput line from client"
 }

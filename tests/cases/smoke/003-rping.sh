@@ -9,7 +9,7 @@ test_case() {
 	ip=$(netdev_ip "$(rxe_netdev)")
 	run_pair rping \
 		rping -s -a "$ip" -C 10 -v -V -- \
-		rping -c -a "$ip" -C 10 -v -V || return 1
+		rping -c -a "$ip" -C 10 -v -V || fail "the pair did not complete" || return 1
 	[ "$(grep -c 'ping data' "$CASE_TMP/rping.client")" -eq 10 ] ||
 		fail "client printed $(grep -c 'ping data' "$CASE_TMP/rping.client") of 10 pings"
 }

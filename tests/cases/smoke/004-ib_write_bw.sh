@@ -10,7 +10,7 @@ test_case() {
 	ip=$(netdev_ip "$(rxe_netdev)")
 	run_pair ib_write_bw \
 		ib_write_bw -d "$dev" -x "$gid" -F -n 200 -s 65536 -- \
-		ib_write_bw -d "$dev" -x "$gid" -F -n 200 -s 65536 "$ip" || return 1
+		ib_write_bw -d "$dev" -x "$gid" -F -n 200 -s 65536 "$ip" || fail "the pair did not complete" || return 1
 	grep -qE '^[[:space:]]*65536[[:space:]]+200' "$CASE_TMP/ib_write_bw.client" ||
 		fail "no result line for 65536 bytes x 200"
 }

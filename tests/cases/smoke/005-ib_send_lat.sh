@@ -10,7 +10,7 @@ test_case() {
 	ip=$(netdev_ip "$(rxe_netdev)")
 	run_pair ib_send_lat \
 		ib_send_lat -d "$dev" -x "$gid" -F -n 200 -- \
-		ib_send_lat -d "$dev" -x "$gid" -F -n 200 "$ip" || return 1
+		ib_send_lat -d "$dev" -x "$gid" -F -n 200 "$ip" || fail "the pair did not complete" || return 1
 	grep -qE '^[[:space:]]*2[[:space:]]+200' "$CASE_TMP/ib_send_lat.client" ||
 		fail "no result line for 2 bytes x 200"
 }
