@@ -6,12 +6,12 @@
 PKGS=(
 	# kernel source and build
 	linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev
-	ccache cpio kmod rsync git
+	ccache cpio kmod git
 	# rdma-core build (pyverbs needs cython3 for /usr/bin/python3)
 	cmake ninja-build pkg-config libnl-3-dev libnl-route-3-dev libudev-dev
 	libsystemd-dev python3-dev cython3 python3-docutils pandoc valgrind
 	# guest and tests
-	qemu-system-x86 busybox-static iproute2 perftest procps coreutils
+	qemu-system-x86 busybox-static iproute2 perftest procps coreutils util-linux
 	# bench plots
 	gnuplot-nox
 )

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <infiniband/verbs.h>
@@ -351,6 +353,146 @@ TEST_F(mr, bad_input)
 	EXPECT_NULL_ERRNO(EFAULT, ibv_reg_mr(self->pd, ro, SZ_4K, ACC));
 	munmap(ro, SZ_4K);
 
+	EXPECT_EQ(pins0, pins_settle(pins0));
+}
+
+/* Beyond RLIMIT_MEMLOCK an unprivileged user gets ENOMEM, as without the gate. */
+TEST_F(mr, beyond_memlock)
+{
+	struct rlimit rl;
+	size_t len;
+	char *big;
+
+	if (self->refuse)
+		SKIP(return, "the device refuses user memory before any accounting");
+	ASSERT_EQ(0, getrlimit(RLIMIT_MEMLOCK, &rl));
+	if (geteuid() == 0 || rl.rlim_cur == RLIM_INFINITY)
+		SKIP(return, "needs an unprivileged user with a finite RLIMIT_MEMLOCK");
+	len = (rl.rlim_cur + SZ_4K) * 2;
+	big = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, big);
+	memset(big, 1, len);
+	EXPECT_NULL_ERRNO(ENOMEM, ibv_reg_mr(self->pd, big, len, ACC));
+	munmap(big, len);
+}
+
+struct worker {
+	struct ibv_pd *pd;
+	char *buf;
+	int refuse;
+	int cycles;
+	int bad;
+};
+
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	int i;
+
+	for (i = 0; i < w->cycles; i++) {
+		struct ibv_mr *mr = ibv_reg_mr(w->pd, w->buf, SZ_4K, ACC);
+
+		if (w->refuse) {
+			if (mr || errno != EOPNOTSUPP)
+				w->bad++;
+			if (mr)
+				ibv_dereg_mr(mr);
+		} else if (!mr || ibv_dereg_mr(mr)) {
+			w->bad++;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * 8 threads, 1,000 reg/dereg cycles each. With RDMA_DEV2/RDMA_EXPECT2 the
+ * odd threads use a second device, so successes and refusals interleave.
+ */
+TEST_F(mr, threads)
+{
+	const char *dev2 = getenv("RDMA_DEV2"), *exp2 = getenv("RDMA_EXPECT2");
+	struct ibv_context *ctx2 = NULL;
+	struct ibv_pd *pd2 = NULL;
+	struct worker w[8];
+	pthread_t th[8];
+	long pins0 = pins_outstanding(), tlb0 = swiotlb_used();
+	int i, n;
+
+	if (dev2 && *dev2 && exp2 && *exp2) {
+		struct ibv_device **list = ibv_get_device_list(&n);
+
+		ASSERT_NE(NULL, list);
+		for (i = 0; i < n && !ctx2; i++)
+			if (!strcmp(ibv_get_device_name(list[i]), dev2))
+				ctx2 = ibv_open_device(list[i]);
+		ibv_free_device_list(list);
+		ASSERT_NE(NULL, ctx2) TH_LOG("RDMA_DEV2=%s cannot be opened", dev2);
+		pd2 = ibv_alloc_pd(ctx2);
+		ASSERT_NE(NULL, pd2);
+	}
+	for (i = 0; i < 8; i++) {
+		int second = pd2 && (i & 1);
+
+		w[i].pd = second ? pd2 : self->pd;
+		w[i].refuse = second ? !strcmp(exp2, "refuse") : self->refuse;
+		w[i].buf = self->buf;
+		w[i].cycles = 1000;
+		w[i].bad = 0;
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, worker_fn, &w[i]));
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(0, w[i].bad) TH_LOG("thread %d: %d unexpected outcomes", i, w[i].bad);
+	}
+	if (pd2)
+		ibv_dealloc_pd(pd2);
+	if (ctx2)
+		ibv_close_device(ctx2);
+	EXPECT_EQ(pins0, pins_settle(pins0));
+	EXPECT_EQ(tlb0, swiotlb_used());
+}
+
+static int set_make_it_fail(int on)
+{
+	FILE *f = fopen("/proc/thread-self/make-it-fail", "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fprintf(f, "%d", on) > 0 ? 0 : -1;
+	return fclose(f) ? -1 : ret;
+}
+
+/*
+ * Under fault injection (the calling case arms failslab / fail_page_alloc
+ * with a task filter) registrations may fail, but only with a clean errno,
+ * and nothing may stay pinned. Only this thread is marked to fail.
+ */
+TEST_F(mr, fault_cycles)
+{
+	long pins0 = pins_outstanding();
+	int i, failed = 0, ok = 0;
+
+	if (!getenv("RDMA_FAULT_ARMED"))
+		SKIP(return, "fault injection not armed by the caller (RDMA_FAULT_ARMED)");
+	ASSERT_EQ(0, set_make_it_fail(1)) TH_LOG("cannot write make-it-fail: %s", strerror(errno));
+	for (i = 0; i < 2000; i++) {
+		struct ibv_mr *mr = ibv_reg_mr(self->pd, self->buf, SZ_4K, ACC);
+
+		if (mr) {
+			ok++;
+			if (ibv_dereg_mr(mr))
+				failed += 1000000;	/* dereg must not fail */
+			continue;
+		}
+		if (errno != ENOMEM && !(self->refuse && errno == EOPNOTSUPP)) {
+			TH_LOG("iteration %d: unexpected errno %d (%s)", i, errno, strerror(errno));
+			failed++;
+		}
+	}
+	set_make_it_fail(0);
+	TH_LOG("%d registrations succeeded, %d failed cleanly", ok, 2000 - ok);
+	EXPECT_EQ(0, failed);
 	EXPECT_EQ(pins0, pins_settle(pins0));
 }
 
