@@ -17,12 +17,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-step "dependencies" "$TOP/ci/deps.sh"
-step "kernel source" "$TOP/ci/kernel-source.sh"
-step "rdma-core source" "$TOP/ci/rdma-core-source.sh"
-step "kernel build" "$TOP/ci/kernel-build.sh"
-step "rdma-core build" "$TOP/ci/rdma-core-build.sh"
-step "test programs" make -s -C "$TOP/tests" RDMA_CORE_BUILD="$RDMA_SRC/build"
+prepare_all
 args=(--configs "$configs" --tag check)
 [ -n "$suites" ] && args+=(--suites "$suites")
 rc=0

@@ -20,6 +20,7 @@
 #include <infiniband/verbs.h>
 
 #include "kselftest_harness.h"
+#include "rdma_test.h"
 
 #define BUF_SIZE 65536
 
@@ -140,8 +141,6 @@ FIXTURE_SETUP(rc)
 {
 	const char *dev = getenv("RDMA_DEV"), *gi = getenv("RDMA_GID_INDEX");
 	const char *data = getenv("RDMA_EXPECT_DATA");
-	struct ibv_device **list;
-	int i, n;
 
 	memset(&self->a, 0, sizeof(self->a));
 	memset(&self->b, 0, sizeof(self->b));
@@ -151,12 +150,7 @@ FIXTURE_SETUP(rc)
 		SKIP(return, "RDMA_DEV and RDMA_GID_INDEX must name the device and its RoCE v2 GID");
 	self->gid_index = atoi(gi);
 	self->expect_lost = data && !strcmp(data, "lost");
-	list = ibv_get_device_list(&n);
-	ASSERT_NE(NULL, list);
-	for (i = 0; i < n && !self->ctx; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), dev))
-			self->ctx = ibv_open_device(list[i]);
-	ibv_free_device_list(list);
+	self->ctx = open_device_by_name(dev);
 	if (!self->ctx)
 		SKIP(return, "RDMA device %s not found", dev);
 	ASSERT_EQ(0, ibv_query_gid(self->ctx, 1, self->gid_index, &self->gid));

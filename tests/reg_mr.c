@@ -22,6 +22,7 @@
 #include <infiniband/verbs.h>
 
 #include "kselftest_harness.h"
+#include "rdma_test.h"
 
 #ifndef IBV_DEVICE_CC_DMA_BOUNCE
 #define IBV_DEVICE_CC_DMA_BOUNCE (1ULL << 41)
@@ -123,8 +124,6 @@ FIXTURE_SETUP(mr)
 {
 	const char *want = getenv("RDMA_DEV");
 	const char *expect = getenv("RDMA_EXPECT");
-	struct ibv_device **list;
-	int i, n;
 
 	self->ctx = NULL;
 	self->pd = NULL;
@@ -136,12 +135,7 @@ FIXTURE_SETUP(mr)
 	self->refuse = !strcmp(expect, "refuse");
 	snprintf(self->dev, sizeof(self->dev), "%s", want);
 
-	list = ibv_get_device_list(&n);
-	ASSERT_NE(NULL, list);
-	for (i = 0; i < n && !self->ctx; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), want))
-			self->ctx = ibv_open_device(list[i]);
-	ibv_free_device_list(list);
+	self->ctx = open_device_by_name(want);
 	if (!self->ctx)
 		SKIP(return, "RDMA device %s not found or cannot be opened", want);
 	self->pd = ibv_alloc_pd(self->ctx);
@@ -416,16 +410,10 @@ TEST_F(mr, threads)
 	struct worker w[8];
 	pthread_t th[8];
 	long pins0 = pins_outstanding(), tlb0 = swiotlb_used();
-	int i, n;
+	int i;
 
 	if (dev2 && *dev2 && exp2 && *exp2) {
-		struct ibv_device **list = ibv_get_device_list(&n);
-
-		ASSERT_NE(NULL, list);
-		for (i = 0; i < n && !ctx2; i++)
-			if (!strcmp(ibv_get_device_name(list[i]), dev2))
-				ctx2 = ibv_open_device(list[i]);
-		ibv_free_device_list(list);
+		ctx2 = open_device_by_name(dev2);
 		ASSERT_NE(NULL, ctx2) TH_LOG("RDMA_DEV2=%s cannot be opened", dev2);
 		pd2 = ibv_alloc_pd(ctx2);
 		ASSERT_NE(NULL, pd2);
