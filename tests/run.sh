@@ -37,7 +37,9 @@ while getopts "s:t:T:lh" o; do
 done
 shift $((OPTIND - 1))
 [ $# -eq 0 ] || { echo "error: unexpected argument '$1'" >&2; usage; }
-[ ${#suites[@]} -gt 0 ] || mapfile -t suites < <(ls "$TESTS_DIR/cases")
+if [ ${#suites[@]} -eq 0 ]; then
+	for d in "$TESTS_DIR"/cases/*/; do suites+=("$(basename "$d")"); done
+fi
 
 cases=()
 for s in "${suites[@]}"; do

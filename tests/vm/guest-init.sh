@@ -24,6 +24,11 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /run/results |
 mount --bind "$PROJ_HOST" /run/project || { say "cannot bind $PROJ_HOST"; bye; }
 for d in /tmp /var/tmp /var/log /root; do mount -t tmpfs -o mode=1777 tmp "$d"; done
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
+# devtmpfs has no /dev/fd; bash process substitution and friends need it.
+ln -sfn /proc/self/fd /dev/fd
+ln -sfn /proc/self/fd/0 /dev/stdin
+ln -sfn /proc/self/fd/1 /dev/stdout
+ln -sfn /proc/self/fd/2 /dev/stderr
 
 ip link set lo up
 i=0

@@ -42,6 +42,12 @@ for c in "${cfgs[@]}"; do
 	f=$(grep -cE '^not ok [0-9]+ ' "$out/output.ktap" | tr -d '\n')
 	pass=$((pass + p - s)) skip=$((skip + s)) fail=$((fail + f))
 	echo "# config $c: $((p - s)) passed, $f failed, $s skipped"
+	if [ $((p + f)) -eq 0 ]; then
+		echo "# config $c: no test ran (empty plan); that proves nothing and counts as a failure"
+		broken+=("$c")
+		fail=$((fail + 1))
+		continue
+	fi
 	grep -E '^not ok [0-9]+ ' "$out/output.ktap" | sed "s/^/# $c: /"
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "# config $c: runner exited $rc without a failed test point"
