@@ -23,6 +23,12 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /run/results |
 # through a bind mount taken first.
 mount --bind "$PROJ_HOST" /run/project || { say "cannot bind $PROJ_HOST"; bye; }
 for d in /tmp /var/tmp /var/log /root; do mount -t tmpfs -o mode=1777 tmp "$d"; done
+# Builds record absolute paths (rdma-core's in-place provider directory, for
+# one): put the project back at its host path when a tmpfs now hides it.
+if [ ! -e "$PROJ_HOST/tests/vm/guest-init.sh" ]; then
+	mkdir -p "$PROJ_HOST" && mount --bind /run/project "$PROJ_HOST" ||
+		say "cannot re-bind the project at $PROJ_HOST; absolute build paths will not resolve"
+fi
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
 # devtmpfs has no /dev/fd; bash process substitution and friends need it.
 ln -sfn /proc/self/fd /dev/fd
