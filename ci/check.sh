@@ -32,7 +32,16 @@ if [ -z "$suites" ] || [[ ,$suites, == *,hazard,* ]]; then
 		tee "$BUILD/check-nogate.log" || rc=1
 fi
 
-# One closing line over both runs.
+# Debian's own userspace (no rdma-core-patches) on the patched kernel: it
+# must keep working where DMA is coherent and simply see EOPNOTSUPP where
+# registration is refused.
+if [ -z "$suites" ]; then
+	step "tests with Debian's userspace (swiotlb)" "$TOP/tests/vm/matrix.sh" --configs swiotlb \
+		--suites smoke,mr --tag debian-userspace --no-rdma-core |
+		tee "$BUILD/check-debian-userspace.log" || rc=1
+fi
+
+# One closing line over all runs.
 cat "$BUILD"/check-*.log 2>/dev/null | awk '
 	/^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$/ {p+=$1; f+=$3; s+=$5}
 	END {printf "%d passed, %d failed, %d skipped\n", p, f, s}'

@@ -12,6 +12,8 @@ PKGS=(
 	libsystemd-dev python3-dev cython3 python3-docutils pandoc valgrind
 	# guest and tests
 	qemu-system-x86 busybox-static iproute2 perftest procps coreutils util-linux
+	# Debian's own verbs userspace, for the unpatched-userspace run
+	ibverbs-utils rdmacm-utils ibverbs-providers
 	# bench plots
 	gnuplot-nox
 )
