@@ -52,7 +52,8 @@ rdma-core: sources
 	@ci/rdma-core-build.sh
 
 vm: kernel rdma-core
-	@tests/vm/run-vm.sh --config $(CONFIG) $(if $(SUITES),--suites $(SUITES))
+	@$(MAKE) -s -C tests RDMA_CORE_BUILD=$(CURDIR)/build/rdma-core/build
+	@tests/vm/run-vm.sh --config $(CONFIG) --out build/vm/vm-$(CONFIG) $(if $(SUITES),--suites $(SUITES))
 
 export-kernel:
 	@ci/series.sh export kernel
