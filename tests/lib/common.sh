@@ -9,8 +9,6 @@
 # on stdout. Output is never hidden.
 
 TESTS_DIR=${TESTS_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-KSFT_PASS=0
-KSFT_FAIL=1
 KSFT_SKIP=4
 
 # Per-case scratch directory on a local filesystem (never the 9p share:
