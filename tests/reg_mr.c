@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <infiniband/verbs.h>
+#include <rdma/ib_user_verbs.h>
 
 #include "kselftest_harness.h"
 #include "rdma_test.h"
@@ -40,6 +41,18 @@
 		}							\
 		if (__p)						\
 			ibv_dereg_mr((struct ibv_mr *)__p);		\
+	} while (0)
+
+/* Assert that @call returned -1 with exactly @expected in errno. */
+#define EXPECT_FAIL_ERRNO(expected, call) do {				\
+		long __r;						\
+		errno = 0;						\
+		__r = (long)(call);					\
+		EXPECT_EQ(-1, __r);					\
+		EXPECT_EQ(expected, errno) {				\
+			TH_LOG("errno %d (%s), expected %d (%s)", errno,	\
+			       strerror(errno), expected, strerror(expected)); \
+		}							\
 	} while (0)
 
 #define SZ_4K	(4096UL)
@@ -95,6 +108,51 @@ static long pins_settle(long baseline)
 static long swiotlb_used(void)
 {
 	return read_counter("/sys/kernel/debug/swiotlb/io_tlb_used", NULL);
+}
+
+/*
+ * Legacy uverbs write() commands, issued by hand on the context's command
+ * fd. They take a bare handle, so a test can name an object libibverbs has
+ * already freed: calling libibverbs on the freed struct would be undefined
+ * behaviour. Both return 0, or -1 with the kernel's errno.
+ */
+static int raw_dereg_mr(struct ibv_context *ctx, uint32_t mr_handle)
+{
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_dereg_mr cmd;
+	} req = {
+		.hdr.command = IB_USER_VERBS_CMD_DEREG_MR,
+		.hdr.in_words = sizeof(req) / 4,
+		.cmd.mr_handle = mr_handle,
+	};
+
+	return write(ctx->cmd_fd, &req, sizeof(req)) == sizeof(req) ? 0 : -1;
+}
+
+static int raw_reg_mr(struct ibv_context *ctx, uint32_t pd_handle, void *addr,
+		      size_t len, int access, uint32_t *mr_handle)
+{
+	struct ib_uverbs_reg_mr_resp resp = {};
+	struct {
+		struct ib_uverbs_cmd_hdr hdr;
+		struct ib_uverbs_reg_mr cmd;
+	} req = {
+		.hdr.command = IB_USER_VERBS_CMD_REG_MR,
+		.hdr.in_words = sizeof(req) / 4,
+		.hdr.out_words = sizeof(resp) / 4,
+		.cmd.response = (uintptr_t)&resp,
+		.cmd.start = (uintptr_t)addr,
+		.cmd.length = len,
+		.cmd.hca_va = (uintptr_t)addr,
+		.cmd.pd_handle = pd_handle,
+		.cmd.access_flags = access,
+	};
+
+	if (write(ctx->cmd_fd, &req, sizeof(req)) != sizeof(req))
+		return -1;
+	*mr_handle = resp.mr_handle;
+	return 0;
 }
 
 static double now_us(void)
@@ -347,6 +405,117 @@ TEST_F(mr, bad_input)
 	EXPECT_NULL_ERRNO(EFAULT, ibv_reg_mr(self->pd, ro, SZ_4K, ACC));
 	munmap(ro, SZ_4K);
 
+	EXPECT_EQ(pins0, pins_settle(pins0));
+}
+
+/*
+ * Deregistering an MR twice: the second dereg_mr, sent raw with the saved
+ * handle, fails with ENOENT. The first one erased the handle from the
+ * file's xarray, so the lookup in __uobj_get_destroy() finds nothing
+ * (lookup_get_idr_uobject(), rdma_core.c). A handle that meanwhile names
+ * another kind of object gives EINVAL (rdma_lookup_get_uobject() checks the
+ * type) and that object survives.
+ */
+TEST_F(mr, dereg_twice)
+{
+	long pins0 = pins_outstanding();
+	struct ibv_mr *mr;
+	struct ibv_pd *pd2;
+	uint32_t handle;
+
+	if (self->refuse)
+		SKIP(return, "the device refuses user memory; there is no MR to deregister");
+	mr = ibv_reg_mr(self->pd, self->buf, SZ_4K, ACC);
+	ASSERT_NE(NULL, mr) TH_LOG("reg_mr: %s", strerror(errno));
+	handle = mr->handle;
+	ASSERT_EQ(0, ibv_dereg_mr(mr));
+	EXPECT_FAIL_ERRNO(ENOENT, raw_dereg_mr(self->ctx, handle));
+	EXPECT_FAIL_ERRNO(ENOENT, raw_dereg_mr(self->ctx, handle));
+
+	/* Handles are reused lowest first: a new PD most likely gets it. */
+	pd2 = ibv_alloc_pd(self->ctx);
+	ASSERT_NE(NULL, pd2);
+	if (pd2->handle == handle)
+		EXPECT_FAIL_ERRNO(EINVAL, raw_dereg_mr(self->ctx, handle));
+	else
+		TH_LOG("handle %u not reused (new PD got %u); the EINVAL check did not run",
+		       handle, pd2->handle);
+	EXPECT_EQ(0, ibv_dealloc_pd(pd2));
+	EXPECT_EQ(pins0, pins_settle(pins0));
+}
+
+/*
+ * Memory registration on a freed PD, sent raw with the saved handle, fails
+ * with ENOENT and pins nothing. ib_uverbs_reg_mr() looks the PD up before
+ * the driver (and so ib_umem_get() and the gate) is reached; the freed
+ * handle is no longer in the file's xarray, and even when the new MR's own
+ * reservation takes that very id, a reserved entry reads as NULL, so
+ * lookup_get_idr_uobject() returns -ENOENT. The same holds where the device
+ * refuses user memory: the stale handle is reported, not the refusal.
+ *
+ * Before that, freeing a PD that still has an MR fails with EBUSY
+ * (uverbs_free_pd() sees pd->usecnt), and the PD and the MR stay usable.
+ */
+TEST_F(mr, freed_pd)
+{
+	long pins0 = pins_outstanding(), acq;
+	struct ibv_pd *pd2;
+	struct ibv_cq *cq;
+	uint32_t pd_handle, mr_handle;
+	int i, quiet = 0;
+
+	/* The raw command itself works: the live PD gives the usual outcome. */
+	if (self->refuse) {
+		EXPECT_FAIL_ERRNO(EOPNOTSUPP, raw_reg_mr(self->ctx, self->pd->handle, self->buf,
+							 SZ_4K, ACC, &mr_handle));
+	} else {
+		ASSERT_EQ(0, raw_reg_mr(self->ctx, self->pd->handle, self->buf, SZ_4K, ACC,
+					&mr_handle)) TH_LOG("raw reg_mr: %s", strerror(errno));
+		EXPECT_EQ(0, raw_dereg_mr(self->ctx, mr_handle))
+			TH_LOG("raw dereg_mr: %s", strerror(errno));
+	}
+
+	pd2 = ibv_alloc_pd(self->ctx);
+	ASSERT_NE(NULL, pd2);
+	if (!self->refuse) {
+		struct ibv_mr *mr, *mr2;
+
+		mr = ibv_reg_mr(pd2, self->buf, SZ_4K, ACC);
+		ASSERT_NE(NULL, mr) TH_LOG("reg_mr: %s", strerror(errno));
+		EXPECT_EQ(EBUSY, ibv_dealloc_pd(pd2));
+		mr2 = ibv_reg_mr(pd2, self->buf, SZ_4K, ACC);
+		EXPECT_NE(NULL, mr2) TH_LOG("reg_mr after the EBUSY: %s", strerror(errno));
+		if (mr2)
+			EXPECT_EQ(0, ibv_dereg_mr(mr2));
+		EXPECT_EQ(0, ibv_dereg_mr(mr));
+	}
+	pd_handle = pd2->handle;
+	ASSERT_EQ(0, ibv_dealloc_pd(pd2));
+
+	EXPECT_FAIL_ERRNO(ENOENT, raw_reg_mr(self->ctx, pd_handle, self->buf, SZ_4K, ACC,
+					     &mr_handle));
+	/*
+	 * Nothing pinned, not even briefly: nr_foll_pin_acquired must not
+	 * move. Unrelated 9p I/O can move it, so one quiet try of five does.
+	 */
+	for (i = 0; i < 5 && !quiet; i++) {
+		acq = read_counter("/proc/vmstat", "nr_foll_pin_acquired");
+		EXPECT_FAIL_ERRNO(ENOENT, raw_reg_mr(self->ctx, pd_handle, self->buf, SZ_4K,
+						     ACC, &mr_handle));
+		quiet = acq == read_counter("/proc/vmstat", "nr_foll_pin_acquired");
+	}
+	EXPECT_TRUE(quiet) TH_LOG("nr_foll_pin_acquired moved on every stale reg_mr");
+
+	/* The stale handle now names a CQ: the type check gives EINVAL. */
+	cq = ibv_create_cq(self->ctx, 1, NULL, NULL, 0);
+	ASSERT_NE(NULL, cq);
+	if (cq->handle == pd_handle)
+		EXPECT_FAIL_ERRNO(EINVAL, raw_reg_mr(self->ctx, pd_handle, self->buf, SZ_4K,
+						     ACC, &mr_handle));
+	else
+		TH_LOG("handle %u not reused (new CQ got %u); the EINVAL check did not run",
+		       pd_handle, cq->handle);
+	EXPECT_EQ(0, ibv_destroy_cq(cq));
 	EXPECT_EQ(pins0, pins_settle(pins0));
 }
 
