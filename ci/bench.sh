@@ -1,8 +1,106 @@
 #!/usr/bin/env bash
-# make bench: stock against patched kernel (reg_mr latency, refusal latency,
-# perftest, dma_map_benchmark). Not written yet; the pieces it will use are
-# in place: ci/kernel-build.sh --variant stock|nogate, the early-refusal
-# debugfs switch (ib_umem/early_refusal) and the dma_attrs field of the
-# dma_map_benchmark uAPI (kernel/0008-*).
+# make bench: what the coherent-DMA gate costs where DMA is coherent, and what
+# early refusal saves where it is not. Stock against patched, in one run, on
+# this machine; results in build/bench/ (results.md, results.csv, latency.png,
+# raw.csv) and the Markdown table on stdout.
+#
+#   ci/bench.sh [--reps N] [--rounds N] [--sizes LIST]
+#
+#   --reps N      repetitions per measurement and boot, 5..50 (default 5)
+#   --rounds N    boots of each kernel for B1, B3 and B4, 1..10 (default 3)
+#   --sizes LIST  registration sizes for B1/B2 (default 4K,64K,2M,64M,1G)
+#
+# Kernels, all from the same kernel/configs: patched (kernel/series), stock
+# (no patches) and nogate (only the rxe test-mode patches: B1's baseline,
+# because stock rxe has no test mode). Each round boots, under TCG:
+#   nogate  direct   B1 baseline
+#   patched direct   B1, B3, B4
+#   stock   direct   B3 baseline
+# in alternating order, and once at the end:
+#   patched swiotlb  B2 (early, then late refusal)
+# Under TCG one boot can be 2x faster than the next for the same kernel (the
+# cost of pinning depends on how the guest's pages happen to lie), so every
+# figure pools the samples of all rounds. The guests boot with dma_debug=off
+# kmemleak=off lockdep.prove_locking=0, so the debug options of the shared
+# config cost as little as they can.
 . "$(dirname "$0")/lib.sh"
-die "make bench is not implemented yet; nothing was measured"
+
+reps=${BENCH_REPS:-5} rounds=${BENCH_ROUNDS:-3} sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--reps) reps=${2:-}; shift 2 || die "--reps needs a number" ;;
+	--rounds) rounds=${2:-}; shift 2 || die "--rounds needs a number" ;;
+	--sizes) sizes=${2:-}; shift 2 || die "--sizes needs a list" ;;
+	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
+	*) die "unknown argument '$1' (try --help)" ;;
+	esac
+done
+case $reps in '' | *[!0-9]*) die "--reps wants a number from 5 to 50, got '$reps'" ;; esac
+[ "$reps" -ge 5 ] && [ "$reps" -le 50 ] || die "--reps wants a number from 5 to 50, got '$reps'"
+case $rounds in '' | *[!0-9]*) die "--rounds wants a number from 1 to 10, got '$rounds'" ;; esac
+[ "$rounds" -ge 1 ] && [ "$rounds" -le 10 ] || die "--rounds wants a number from 1 to 10, got '$rounds'"
+[[ $sizes =~ ^[0-9]+[KMG]?(,[0-9]+[KMG]?)*$ ]] ||
+	die "--sizes wants a comma-separated list like 4K,64K,2M, got '$sizes'"
+
+OUT=$BUILD/bench
+BIN=$OUT/bin
+accel=tcg
+append="dma_debug=off kmemleak=off lockdep.prove_locking=0"
+
+build_programs() {
+	local inc=$OUT/include
+	need_cmd gcc
+	mkdir -p "$BIN" "$inc/linux"
+	gcc -O2 -Wall -Wextra -o "$BIN/reg_bench" "$TOP/bench/reg_bench.c" -libverbs
+	# The tool includes the kernel-internal <linux/map_benchmark.h>; give it
+	# that header alone so that the rest comes from the system's uAPI.
+	ln -sfn "$KSRC/include/linux/map_benchmark.h" "$inc/linux/map_benchmark.h"
+	gcc -O2 -Wall -I"$inc" -o "$BIN/dma_map_benchmark" \
+		"$KSRC/tools/testing/selftests/dma/dma_map_benchmark.c"
+}
+
+# boot ROUND KERNEL CONFIG WORKLOAD...: one guest; its CSV lines, prefixed
+# with "<boot>,KERNEL,CONFIG,", are appended to raw.csv.
+boot() {
+	local kernel=$2 config=$3 dir=$OUT/$2-$3-r$1
+	shift 3
+	local image=$BUILD/kbuild-$kernel/arch/x86/boot/bzImage
+	[ "$kernel" = patched ] && image=$BUILD/kbuild/arch/x86/boot/bzImage
+	tests/vm/run-vm.sh --config "$config" --accel "$accel" --no-rdma-core --kernel "$image" \
+		--out "$dir" --timeout 1800 --append "$append" --device pci-testdev -- \
+		env BENCH_BIN="$BIN" BENCH_REPS="$reps" BENCH_SIZES="$sizes" bench/guest-bench.sh "$@"
+	[ -s "$dir/bench.csv" ] || { log "no results from the $kernel/$config guest"; return 1; }
+	sed "s/^/${dir##*/},$kernel,$config,/" "$dir/bench.csv" >>"$OUT/raw.csv"
+}
+
+cd "$TOP"
+step "dependencies" ci/deps.sh
+step "kernel source" ci/kernel-source.sh
+step "kernel build (patched)" ci/kernel-build.sh
+step "kernel build (nogate)" ci/kernel-build.sh --variant nogate
+step "kernel build (stock)" ci/kernel-build.sh --variant stock
+step "bench programs" build_programs
+mkdir -p "$OUT"
+rm -rf "$OUT"/{raw.csv,results.md,results.csv,latency.dat,latency.png} "$OUT"/*-r[0-9]*
+log "bench: $rounds rounds, $reps repetitions, sizes $sizes, accelerator $accel, guest append '$append'"
+# A failed guest does not stop the others: the report then names what is
+# missing, and the job fails at the end.
+failed=0
+for r in $(seq "$rounds"); do
+	# Alternate the order, so that neither kernel always boots first.
+	order=(nogate patched stock)
+	[ $((r % 2)) -eq 0 ] && order=(stock patched nogate)
+	for k in "${order[@]}"; do
+		case $k in
+		nogate) step "round $r/$rounds, B1 baseline: nogate kernel, direct" boot "$r" nogate direct reg-ok || failed=1 ;;
+		patched) step "round $r/$rounds, B1 B3 B4: patched kernel, direct" boot "$r" patched direct reg-ok perftest dmamap || failed=1 ;;
+		stock) step "round $r/$rounds, B3 baseline: stock kernel, direct" boot "$r" stock direct perftest || failed=1 ;;
+		esac
+	done
+done
+step "B2: patched kernel, swiotlb" boot 1 patched swiotlb reg-early reg-late || failed=1
+touch "$OUT/raw.csv"
+step "report" python3 bench/report.py "$OUT/raw.csv" "$OUT" "$accel" "$rounds" || failed=1
+step "plot" gnuplot -e "dat='$OUT/latency.dat'; png='$OUT/latency.png'; accel='$accel'" bench/latency.gp || failed=1
+log "bench results: $OUT/results.md, results.csv, latency.png, raw.csv"
+[ $failed -eq 0 ] || die "make bench: some measurements failed (see above)"

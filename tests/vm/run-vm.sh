@@ -12,6 +12,8 @@
 #   --append STR    extra kernel command line
 #   --suites LIST   comma-separated suites for tests/run.sh (default: all)
 #   --no-rdma-core  use the host's rdma-core binaries, not build/rdma-core
+#   --device SPEC   one more QEMU -device (repeatable; make bench adds a spare
+#                   PCI function for dma_map_benchmark)
 #
 # COMMAND runs in the guest from the project directory. Output: DIR/output.ktap,
 # DIR/console.log (serial), DIR/dmesg.txt, DIR/exit_code. Exit status is the
@@ -25,6 +27,7 @@ usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 config=direct kernel=$top/build/kbuild/arch/x86/boot/bzImage out= tmo=1500 accel=tcg
 append= suites= rdma_core=$top/build/rdma-core/build
+qemu_dev=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--config) config=${2:?--config needs a name}; shift 2 ;;
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--append) append=${2?--append needs a string}; shift 2 ;;
 	--suites) suites=${2:?--suites needs a list}; shift 2 ;;
 	--no-rdma-core) rdma_core=; shift ;;
+	--device) qemu_dev+=(-device "${2:?--device needs a QEMU device spec}"); shift 2 ;;
 	-h | --help) usage 0 ;;
 	--) shift; break ;;
 	*) echo "error: unknown option '$1'" >&2; usage ;;
@@ -42,7 +46,6 @@ while [ $# -gt 0 ]; do
 done
 case $tmo in '' | *[!0-9]*) die "--timeout wants seconds, got '$tmo'" ;; esac
 
-qemu_dev=()
 case "$config" in
 direct) ;;
 swiotlb) append="swiotlb=force $append" ;;

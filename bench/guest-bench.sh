@@ -1,0 +1,152 @@
+#!/bin/bash
+# Runs inside the bench guest (tests/vm/run-vm.sh ... -- bench/guest-bench.sh).
+# Each argument names a workload; results are CSV lines appended to
+# $BENCH_CSV (copied to the results share at the end, so that 9p traffic
+# never overlaps a measurement):
+#
+#   reg-ok       ibv_reg_mr + ibv_dereg_mr on test-mode rxe          (B1)
+#   reg-early    refused ibv_reg_mr on test-mode rxe                 (B2)
+#   reg-late     the same with ib_umem/early_refusal switched off     (B2)
+#   perftest     ib_write_bw and ib_send_lat on stock rxe             (B3)
+#   dmamap       dma_map_benchmark, attributes 0 and REQUIRE_COHERENT (B4)
+#
+# Environment: BENCH_REPS (default 5), BENCH_SIZES (default
+# 4K,64K,2M,64M,1G), BENCH_BIN (directory with reg_bench and
+# dma_map_benchmark), BENCH_DMAMAP_SECONDS (default 3).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+TESTS_DIR=$here/../tests
+# shellcheck source=../tests/lib/common.sh
+. "$TESTS_DIR/lib/common.sh"
+
+reps=${BENCH_REPS:-5}
+sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
+bin=${BENCH_BIN:?BENCH_BIN is not set}
+dmamap_s=${BENCH_DMAMAP_SECONDS:-3}
+csv=/tmp/bench.csv
+: >"$csv"
+rc=0
+
+say() { echo "# bench: $*"; }
+bad() { echo "# bench: FAILED: $*"; rc=1; }
+
+cleanup() {
+	cleanup_peers
+	rxe_del_all
+	[ -w /sys/kernel/debug/ib_umem/early_refusal ] && echo Y >/sys/kernel/debug/ib_umem/early_refusal
+	rm -rf "$CASE_TMP"
+}
+trap cleanup EXIT
+
+testmode_dev() {
+	[ -e /sys/module/rdma_rxe/parameters/dma_test_mode ] ||
+		{ bad "this kernel has no rxe test mode"; return 1; }
+	[ -n "${TM_DEV:-}" ] && return 0
+	rxe_add TM_DEV "$(testmode_netdev)" testmode
+}
+
+reg() {
+	local label=$1 expect=$2
+	testmode_dev || return 1
+	say "$label: reg_bench on $TM_DEV, sizes $sizes, $reps repetitions"
+	taskset -c 1 "$bin/reg_bench" -d "$TM_DEV" -s "$sizes" -r "$reps" -x "$expect" -l "$label" >>"$csv" ||
+		bad "reg_bench ($label) exited non-zero"
+}
+
+w_reg_ok() { reg reg-ok ok; }
+w_reg_early() { reg refuse-early refused; }
+w_reg_late() {
+	local sw=/sys/kernel/debug/ib_umem/early_refusal
+	[ -w "$sw" ] || { bad "no $sw (kernel without early refusal)"; return 1; }
+	echo N >"$sw"
+	reg refuse-late refused
+	echo Y >"$sw"
+}
+
+# perftest pair, server on CPU 0 and client on CPU 1; prints the client log.
+pair() {
+	local name=$1
+	shift
+	local i
+	start_server "$CASE_TMP/$name.server" taskset -c 0 "$@"
+	# perftest's TCP rendezvous port: start the client once it listens.
+	for i in $(seq 100); do
+		ss -ltn 2>/dev/null | grep -q ':18515 ' && break
+		sleep 0.1
+	done
+	if ! timeout 120 taskset -c 1 "$@" "$(netdev_ip "$(rxe_netdev)")" >"$CASE_TMP/$name.client" 2>&1; then
+		cleanup_peers
+		return 1
+	fi
+	wait_peer "${PEER_PIDS[-1]}" 30 || { cleanup_peers; return 1; }
+	PEER_PIDS=()
+}
+
+w_perftest() {
+	local dev gid r line
+	rxe_add dev "$(rxe_netdev)" || { bad "cannot add stock rxe"; return 1; }
+	gid=$(gid_index "$dev")
+	say "perftest on stock $dev: ib_write_bw 64 KiB x 1000, ib_send_lat 2 B x 2000, $reps repetitions"
+	for r in $(seq 0 $((reps - 1))); do
+		if pair bw ib_write_bw -d "$dev" -x "$gid" -F -n 1000 -s 65536; then
+			# #bytes #iterations BW-peak BW-average MsgRate
+			line=$(awk '$1 == 65536 && $2 == 1000 {print $4; exit}' "$CASE_TMP/bw.client")
+			[ -n "$line" ] && echo "write_bw,$r,$line" >>"$csv" || bad "no ib_write_bw result line"
+		else
+			bad "ib_write_bw pair failed"; sed 's/^/#   /' "$CASE_TMP"/bw.*
+		fi
+		if pair lat ib_send_lat -d "$dev" -x "$gid" -F -n 2000 -s 2; then
+			# #bytes #iterations t_min t_max t_typical t_avg t_stdev 99% 99.9%
+			line=$(awk '$1 == 2 && $2 == 2000 {print $5 "," $8; exit}' "$CASE_TMP/lat.client")
+			[ -n "$line" ] && echo "send_lat,$r,$line" >>"$csv" || bad "no ib_send_lat result line"
+		else
+			bad "ib_send_lat pair failed"; sed 's/^/#   /' "$CASE_TMP"/lat.*
+		fi
+	done
+}
+
+# Bind the spare PCI function (QEMU pci-testdev, 1b36:0005) to the
+# benchmark driver.
+dmamap_bind() {
+	local d
+	[ -e /sys/kernel/debug/dma_map_benchmark ] && return 0
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor")" = 0x1b36 ] && [ "$(cat "$d/device")" = 0x0005 ] || continue
+		echo dma_map_benchmark >"$d/driver_override"
+		echo "${d##*/}" >/sys/bus/pci/drivers_probe
+		break
+	done
+	[ -e /sys/kernel/debug/dma_map_benchmark ] ||
+		{ bad "no dma_map_benchmark device (CONFIG_DMA_MAP_BENCHMARK, pci-testdev)"; return 1; }
+}
+
+w_dmamap() {
+	local r a out map unmap
+	dmamap_bind || return 1
+	say "dma_map_benchmark: 1 thread, 64-bit mask, 1 page, ${dmamap_s}s per run, attrs 0 and 0x1000 alternating"
+	for r in $(seq 0 $((reps - 1))); do
+		for a in 0 0x1000; do
+			out=$(taskset -c 1 "$bin/dma_map_benchmark" -t 1 -s "$dmamap_s" -b 64 -g 1 -a "$a" 2>&1) ||
+				{ bad "dma_map_benchmark -a $a: $out"; return 1; }
+			read -r map unmap < <(sed -n 's/^average map latency(ns):\([0-9]*\) unmap latency(ns):\([0-9]*\)$/\1 \2/p' <<<"$out")
+			[ -n "${map:-}" ] || { bad "no nanosecond averages from dma_map_benchmark: $out"; return 1; }
+			echo "dma_map,$a,$r,$map,$unmap" >>"$csv"
+		done
+	done
+}
+
+for w in "$@"; do
+	t0=$(date +%s)
+	case "$w" in
+	reg-ok) w_reg_ok ;;
+	reg-early) w_reg_early ;;
+	reg-late) w_reg_late ;;
+	perftest) w_perftest ;;
+	dmamap) w_dmamap ;;
+	*) bad "unknown workload '$w'" ;;
+	esac
+	say "$w done in $(($(date +%s) - t0))s"
+done
+cat "$csv"
+cp "$csv" /run/results/bench.csv || bad "cannot write /run/results/bench.csv"
+exit $rc

@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""Turn the raw CSV of make bench into results.md, results.csv and a plot.
+
+    bench/report.py RAW_CSV OUT_DIR ACCEL ROUNDS
+
+RAW_CSV lines are "<boot>,<kernel>,<config>," followed by a line that
+bench/guest-bench.sh wrote:
+
+    reg,<label>,<bytes>,<rep>,<reg_ns>,<dereg_ns>,<iterations>
+    write_bw,<rep>,<MB/s>
+    send_lat,<rep>,<typical_us>,<p99_us>
+    dma_map,<attrs>,<rep>,<map_ns>,<unmap_ns>
+
+Every figure is a median over the repetitions of all boots of a kernel
+(ROUNDS boots each, B2 one boot), with the minimum and maximum as its
+spread; every comparison is a ratio of two medians measured in the same
+make bench run. Exit status 1 when a figure the report needs is missing.
+"""
+import csv
+import os
+import random
+import statistics
+import sys
+from collections import defaultdict
+
+SIZE_NAMES = {4096: "4 KiB", 65536: "64 KiB", 2 << 20: "2 MiB",
+              64 << 20: "64 MiB", 1 << 30: "1 GiB"}
+
+
+def size_name(n):
+    return SIZE_NAMES.get(n, f"{n} B")
+
+
+def load(path):
+    samples = defaultdict(list)
+    with open(path, newline="") as f:
+        for row in csv.reader(f):
+            if len(row) < 4:
+                continue
+            kernel, config, kind, rest = row[1], row[2], row[3], row[4:]
+            if kind == "reg":
+                label, size, _rep, reg_ns, dereg_ns = rest[:5]
+                samples[(kernel, config, label, int(size), "reg_us")].append(int(reg_ns) / 1e3)
+                if dereg_ns:
+                    samples[(kernel, config, label, int(size), "dereg_us")].append(int(dereg_ns) / 1e3)
+            elif kind == "write_bw":
+                samples[(kernel, config, "write_bw", 0, "MB/s")].append(float(rest[1]))
+            elif kind == "send_lat":
+                samples[(kernel, config, "send_lat", 0, "typical_us")].append(float(rest[1]))
+                samples[(kernel, config, "send_lat", 0, "p99_us")].append(float(rest[2]))
+            elif kind == "dma_map":
+                attrs, _rep, map_ns, unmap_ns = rest
+                samples[(kernel, config, "dma_map " + attrs, 0, "map_ns")].append(int(map_ns))
+                samples[(kernel, config, "dma_map " + attrs, 0, "unmap_ns")].append(int(unmap_ns))
+    return samples
+
+
+class Report:
+    def __init__(self, samples):
+        self.s = samples
+        self.rows = []      # results.csv
+        self.md = []        # results.md
+        self.missing = []
+
+    def stat(self, key):
+        v = self.s.get(key)
+        if not v:
+            self.missing.append("/".join(str(k) for k in key))
+            return None
+        return statistics.median(v), min(v), max(v), len(v)
+
+    @staticmethod
+    def fmt(st, digits=1):
+        if st is None:
+            return "missing"
+        med, lo, hi, _n = st
+        return f"{med:.{digits}f} [{lo:.{digits}f}–{hi:.{digits}f}]"
+
+    def ratio_ci(self, base_key, new_key, rounds=2000):
+        """95 % bootstrap interval of median(new) / median(base)."""
+        b, n = self.s[base_key], self.s[new_key]
+        rng = random.Random(12)   # the same data always gives the same report
+        rs = []
+        for _ in range(rounds):
+            mb = statistics.median(rng.choices(b, k=len(b)))
+            mn = statistics.median(rng.choices(n, k=len(n)))
+            if mb:
+                rs.append(mn / mb)
+        rs.sort()
+        return rs[int(0.025 * len(rs))], rs[int(0.975 * len(rs)) - 1]
+
+    def compare(self, bench, what, base_key, new_key, goal, base_name, new_name, digits=1):
+        """One table row. goal is (low, high): the ratios that meet it. "met"
+        is yes when the whole 95 % interval of the ratio lies inside, no when
+        it lies wholly outside, otherwise the noise is larger than the goal."""
+        g_lo, g_hi = goal
+        goal_txt = f"≤ {g_hi}" if g_lo is None else f"≥ {g_lo}" if g_hi is None else f"{g_lo}–{g_hi}"
+        g_lo = float("-inf") if g_lo is None else g_lo
+        g_hi = float("inf") if g_hi is None else g_hi
+        b, n = self.stat(base_key), self.stat(new_key)
+        ratio = n[0] / b[0] if b and n and b[0] else None
+        lo = hi = None
+        met = ""
+        if ratio is not None:
+            lo, hi = self.ratio_ci(base_key, new_key)
+            met = "yes" if g_lo <= lo and hi <= g_hi else \
+                "no" if hi < g_lo or lo > g_hi else "not resolved"
+        ci = "—" if ratio is None else f"{ratio:.3f} ({lo:.2f}–{hi:.2f})"
+        self.md.append(f"| {what} | {self.fmt(b, digits)} | {self.fmt(n, digits)} | {ci} | {goal_txt} | {met} |")
+        self.rows.append([bench, what, base_name, *(b[:3] if b else ["", "", ""]),
+                          new_name, *(n[:3] if n else ["", "", ""]),
+                          "" if ratio is None else f"{ratio:.4f}",
+                          "" if lo is None else f"{lo:.4f}", "" if hi is None else f"{hi:.4f}", goal_txt, met])
+        return ratio
+
+    def table(self, title, base_col, new_col, note=None):
+        self.md += ["", f"### {title}", ""]
+        if note:
+            self.md += [note, ""]
+        self.md += [f"| measurement | {base_col} | {new_col} | ratio (95 % interval) | goal | met |",
+                    "| --- | ---: | ---: | ---: | --- | --- |"]
+
+
+def main():
+    if len(sys.argv) != 5:
+        sys.exit(__doc__)
+    raw, out, accel, rounds = sys.argv[1:]
+    s = load(raw)
+    r = Report(s)
+    sizes = sorted({k[3] for k in s if k[2] in ("reg-ok", "refuse-early")})
+    r.md += [f"## make bench: stock against patched ({accel}; median [min–max] over {rounds} boots per kernel)"]
+
+    r.table("B1 — ibv_reg_mr / ibv_dereg_mr, success path (test-mode rxe, direct), µs",
+            "baseline", "patched",
+            "Baseline is the *nogate* kernel: Debian 6.12 plus only the rxe test-mode "
+            "patches, because stock rxe has no test mode. Goal: patched ÷ baseline ≤ 1.01.")
+    for size in sizes:
+        for m, name in (("reg_us", "reg"), ("dereg_us", "dereg")):
+            r.compare("B1", f"{name} {size_name(size)}",
+                      ("nogate", "direct", "reg-ok", size, m), ("patched", "direct", "reg-ok", size, m),
+                      (None, 1.01), "nogate", "patched")
+
+    r.table("B2 — refused ibv_reg_mr (patched, test-mode rxe, swiotlb), µs",
+            "first", "second",
+            "Early refusal happens before any page is pinned; late refusal is the same "
+            "kernel with /sys/kernel/debug/ib_umem/early_refusal off, so it pins every "
+            "page, fails the mapping and unpins.")
+    if sizes:
+        small, big = sizes[0], sizes[-1]
+        r.compare("B2", f"early refusal, {size_name(big)} ÷ {size_name(small)}",
+                  ("patched", "swiotlb", "refuse-early", small, "reg_us"),
+                  ("patched", "swiotlb", "refuse-early", big, "reg_us"),
+                  (None, 1.5), size_name(small), size_name(big))
+        r.compare("B2", f"late ÷ early refusal, {size_name(big)}",
+                  ("patched", "swiotlb", "refuse-early", big, "reg_us"),
+                  ("patched", "swiotlb", "refuse-late", big, "reg_us"),
+                  (100, None), "early", "late")
+
+    r.table("B3 — perftest on stock rxe (direct)", "stock", "patched", "Goal: within 2 % (0.98–1.02).")
+    r.compare("B3", "ib_write_bw 64 KiB, MB/s", ("stock", "direct", "write_bw", 0, "MB/s"),
+              ("patched", "direct", "write_bw", 0, "MB/s"), (0.98, 1.02), "stock", "patched", 2)
+    r.compare("B3", "ib_send_lat 2 B typical, µs", ("stock", "direct", "send_lat", 0, "typical_us"),
+              ("patched", "direct", "send_lat", 0, "typical_us"), (0.98, 1.02), "stock", "patched", 2)
+    r.compare("B3", "ib_send_lat 2 B 99 %, µs", ("stock", "direct", "send_lat", 0, "p99_us"),
+              ("patched", "direct", "send_lat", 0, "p99_us"), (0.98, 1.02), "stock", "patched", 2)
+
+    r.table("B4 — dma_map_benchmark, one page, 64-bit mask (patched, direct), ns",
+            "no attributes", "REQUIRE_COHERENT", "Goal: with ÷ without ≤ 1.01.")
+    for m in ("map_ns", "unmap_ns"):
+        r.compare("B4", m.replace("_ns", ""), ("patched", "direct", "dma_map 0", 0, m),
+                  ("patched", "direct", "dma_map 0x1000", 0, m), (None, 1.01),
+                  "attrs 0", "attrs 0x1000", 0)
+
+    n = {k: len(v) for k, v in s.items()}
+    r.md += ["", f"Accelerator: {accel}. Samples per figure: B1 {n.get(('patched', 'direct', 'reg-ok', sizes[0], 'reg_us'), 0) if sizes else 0}, "
+             f"B3 {n.get(('patched', 'direct', 'write_bw', 0, 'MB/s'), 0)}, "
+             f"B4 {n.get(('patched', 'direct', 'dma_map 0', 0, 'map_ns'), 0)}. Times inside a QEMU {accel} "
+             "guest are inflated and noisy, and one boot can be twice as fast as the next; "
+             "compare ratios, not absolute values. Raw samples: raw.csv."]
+
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(r.md) + "\n")
+    with open(os.path.join(out, "results.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["bench", "measurement", "baseline", "baseline_median", "baseline_min", "baseline_max",
+                    "compared", "compared_median", "compared_min", "compared_max", "ratio", "ratio_ci_low",
+                    "ratio_ci_high", "goal", "met"])
+        w.writerows(r.rows)
+    # Plot data: size, then medians of the four latency curves (µs).
+    with open(os.path.join(out, "latency.dat"), "w") as f:
+        f.write("# bytes nogate_reg patched_reg early_refusal late_refusal\n")
+        for size in sizes:
+            cols = []
+            for key in (("nogate", "direct", "reg-ok"), ("patched", "direct", "reg-ok"),
+                        ("patched", "swiotlb", "refuse-early"), ("patched", "swiotlb", "refuse-late")):
+                v = s.get((*key, size, "reg_us"))
+                cols.append(f"{statistics.median(v):.3f}" if v else "NaN")
+            f.write(f"{size} {' '.join(cols)}\n")
+    print("\n".join(r.md))
+    if r.missing:
+        print("\nmissing measurements: " + ", ".join(sorted(set(r.missing))), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
