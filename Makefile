@@ -7,7 +7,7 @@ SHELL := /bin/bash
 CONFIGS ?= direct,swiotlb,iommu
 SUITES ?=
 CONFIG ?= direct
-export CONFIGS SUITES
+export CONFIGS SUITES FRESH JOBS
 
 .PHONY: help run check bench deps sources kernel kernel-stock rdma-core vm \
 	export-kernel export-rdma-core clean

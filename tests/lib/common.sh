@@ -188,7 +188,9 @@ run_pair() {
 	spid=${PEER_PIDS[-1]}
 	sleep "${PEER_HEAD_START:-1}"
 	"${ccmd[@]}" >"$CASE_TMP/$name.client" 2>&1 || rc=$?
-	wait_peer "$spid" 20 || src=$?
+	# A server whose client failed usually waits for it forever: give it
+	# a moment to notice, not the full 20 s.
+	wait_peer "$spid" $([ $rc -eq 0 ] && echo 20 || echo 3) || src=$?
 	sed 's/^/#   server: /' "$CASE_TMP/$name.server"
 	sed 's/^/#   client: /' "$CASE_TMP/$name.client"
 	# Not a failure by itself: some callers expect the pair to fail.

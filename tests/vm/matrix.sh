@@ -3,23 +3,47 @@
 # and print one KTAP stream plus the closing line "N passed, N failed, N skipped".
 #
 #   tests/vm/matrix.sh [--configs direct,swiotlb,iommu] [--suites LIST]
-#                      [--kernel PATH] [--tag NAME] [run-vm.sh options...]
+#                      [--kernel PATH] [--tag NAME] [--reuse]
+#                      [run-vm.sh options...]
 #
 # Results go to build/vm/<tag>-<config>/ (tag defaults to "check").
+# --reuse: a configuration whose previous run passed, with byte-identical
+# inputs (kernel image, tests and test programs, rdma-core build, Debian
+# packages used in the guest, harness, options), is not booted again; its
+# recorded result is reported and marked "reused".
 # Exit status: 0 only when every configuration finished and no test failed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
-configs=direct,swiotlb,iommu tag=check pass_through=()
+configs=direct,swiotlb,iommu tag=check pass_through=() reuse=0
+kernel=$top/build/kbuild/arch/x86/boot/bzImage rdma_core=$top/build/rdma-core/build
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--configs) configs=${2:?--configs needs a list}; shift 2 ;;
 	--tag) tag=${2:?--tag needs a name}; shift 2 ;;
-	-h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--reuse) reuse=1; shift ;;
+	--kernel) kernel=${2:?--kernel needs a path}; pass_through+=("$1" "$2"); shift 2 ;;
+	--no-rdma-core) rdma_core=; pass_through+=("$1"); shift ;;
+	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) pass_through+=("$1"); shift ;;
 	esac
 done
+
+# inputs_key CONFIG: one hash over everything a guest's result depends on.
+inputs_key() {
+	{
+		echo "config=$1 args=${pass_through[*]}"
+		sha256sum "$kernel"
+		(cd "$top" && find tests -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum)
+		find "$top/build/tests" -maxdepth 1 -type f -print0 2>/dev/null | sort -z | xargs -0r sha256sum
+		# ninja rewrites only what changed: names, sizes and times identify a build.
+		[ -n "$rdma_core" ] && find "$rdma_core/bin" "$rdma_core/lib" "$rdma_core/python" \
+			-type f -printf '%p %s %T@\n' 2>/dev/null | sort
+		dpkg-query -W rdma-core ibverbs-providers libibverbs1 librdmacm1t64 librdmacm1 \
+			ibverbs-utils rdmacm-utils perftest iproute2 qemu-system-x86 busybox-static 2>/dev/null
+	} | sha256sum | cut -d' ' -f1
+}
 
 IFS=, read -ra cfgs <<<"$configs"
 for c in "${cfgs[@]}"; do
@@ -29,8 +53,23 @@ done
 pass=0 fail=0 skip=0 broken=()
 for c in "${cfgs[@]}"; do
 	out=$top/build/vm/$tag-$c
-	"$here/run-vm.sh" --config "$c" --out "$out" "${pass_through[@]}"
-	rc=$?
+	# The key of every clean pass is recorded; --reuse decides whether a
+	# matching one is trusted instead of booting.
+	key=
+	[ -f "$kernel" ] && key=$(inputs_key "$c")
+	if [ $reuse -eq 1 ] && [ -n "$key" ] && [ "$(cat "$out/inputs.passed" 2>/dev/null)" = "$key" ] &&
+		[ "$(cat "$out/exit_code" 2>/dev/null)" = 0 ] && [ -f "$out/output.ktap" ]; then
+		echo "# config $c: reused: nothing it depends on changed since it passed at" \
+			"$(date -r "$out/inputs.passed" '+%F %T') (FRESH=1 boots it again)"
+		rc=0
+	else
+		rm -f "$out/inputs.passed"
+		"$here/run-vm.sh" --config "$c" --out "$out" "${pass_through[@]}"
+		rc=$?
+		# Only a clean pass is ever reused; a failure always runs again.
+		[ -n "$key" ] && [ $rc -eq 0 ] && ! grep -qE '^not ok ' "$out/output.ktap" 2>/dev/null &&
+			echo "$key" >"$out/inputs.passed"
+	fi
 	[ $rc -eq 2 ] && exit 2 # bad arguments: stop at once
 	if [ $rc -eq 125 ] || [ ! -f "$out/output.ktap" ]; then
 		broken+=("$c")
