@@ -14,7 +14,8 @@ bench/guest-bench.sh wrote:
 Every figure is a median over the repetitions of all boots of a kernel
 (ROUNDS boots each, B2 one boot), with the minimum and maximum as its
 spread; every comparison is a ratio of two medians measured in the same
-make bench run. Exit status 1 when a figure the report needs is missing.
+make bench run, with a 95 % interval from a bootstrap over boots and
+samples. Exit status 1 when a figure the report needs is missing.
 """
 import csv
 import os
@@ -32,27 +33,38 @@ def size_name(n):
 
 
 def load(path):
+    """samples[key] = [(boot, value), ...]"""
     samples = defaultdict(list)
     with open(path, newline="") as f:
         for row in csv.reader(f):
             if len(row) < 4:
                 continue
-            kernel, config, kind, rest = row[1], row[2], row[3], row[4:]
+            boot, kernel, config, kind, rest = row[0], row[1], row[2], row[3], row[4:]
+
+            def add(what, size, metric, value):
+                samples[(kernel, config, what, size, metric)].append((boot, value))
             if kind == "reg":
                 label, size, _rep, reg_ns, dereg_ns = rest[:5]
-                samples[(kernel, config, label, int(size), "reg_us")].append(int(reg_ns) / 1e3)
+                add(label, int(size), "reg_us", int(reg_ns) / 1e3)
                 if dereg_ns:
-                    samples[(kernel, config, label, int(size), "dereg_us")].append(int(dereg_ns) / 1e3)
+                    add(label, int(size), "dereg_us", int(dereg_ns) / 1e3)
             elif kind == "write_bw":
-                samples[(kernel, config, "write_bw", 0, "MB/s")].append(float(rest[1]))
+                add("write_bw", 0, "MB/s", float(rest[1]))
             elif kind == "send_lat":
-                samples[(kernel, config, "send_lat", 0, "typical_us")].append(float(rest[1]))
-                samples[(kernel, config, "send_lat", 0, "p99_us")].append(float(rest[2]))
+                add("send_lat", 0, "typical_us", float(rest[1]))
+                add("send_lat", 0, "p99_us", float(rest[2]))
             elif kind == "dma_map":
                 attrs, _rep, map_ns, unmap_ns = rest
-                samples[(kernel, config, "dma_map " + attrs, 0, "map_ns")].append(int(map_ns))
-                samples[(kernel, config, "dma_map " + attrs, 0, "unmap_ns")].append(int(unmap_ns))
+                add("dma_map " + attrs, 0, "map_ns", int(map_ns))
+                add("dma_map " + attrs, 0, "unmap_ns", int(unmap_ns))
     return samples
+
+
+def by_boot(pairs):
+    groups = defaultdict(list)
+    for boot, v in pairs:
+        groups[boot].append(v)
+    return groups
 
 
 class Report:
@@ -63,7 +75,7 @@ class Report:
         self.missing = []
 
     def stat(self, key):
-        v = self.s.get(key)
+        v = [x for _b, x in self.s.get(key, [])]
         if not v:
             self.missing.append("/".join(str(k) for k in key))
             return None
@@ -77,13 +89,27 @@ class Report:
         return f"{med:.{digits}f} [{lo:.{digits}f}–{hi:.{digits}f}]"
 
     def ratio_ci(self, base_key, new_key, rounds=2000):
-        """95 % bootstrap interval of median(new) / median(base)."""
-        b, n = self.s[base_key], self.s[new_key]
+        """95 % interval of median(new) / median(base) by a two-level
+        bootstrap: boots are drawn with replacement, then samples within each
+        drawn boot. Samples of one boot are not independent (a boot can be
+        twice as fast as the next), so resampling samples alone would claim
+        a precision the data does not have. When both sides come from the
+        same boots (B2, B4) the boots are drawn once for both."""
+        gb, gn = by_boot(self.s[base_key]), by_boot(self.s[new_key])
+        paired = set(gb) == set(gn)
         rng = random.Random(12)   # the same data always gives the same report
+
+        def draw(groups, boots):
+            out = []
+            for b in boots:
+                out += rng.choices(groups[b], k=len(groups[b]))
+            return out
         rs = []
         for _ in range(rounds):
-            mb = statistics.median(rng.choices(b, k=len(b)))
-            mn = statistics.median(rng.choices(n, k=len(n)))
+            bb = rng.choices(sorted(gb), k=len(gb))
+            bn = bb if paired else rng.choices(sorted(gn), k=len(gn))
+            mb = statistics.median(draw(gb, bb))
+            mn = statistics.median(draw(gn, bn))
             if mb:
                 rs.append(mn / mb)
         rs.sort()
@@ -127,7 +153,7 @@ def main():
     raw, out, accel, rounds = sys.argv[1:]
     s = load(raw)
     r = Report(s)
-    sizes = sorted({k[3] for k in s if k[2] in ("reg-ok", "refuse-early")})
+    sizes = sorted({k[3] for k in list(s) if k[2] in ("reg-ok", "refuse-early")})
     r.md += [f"## make bench: stock against patched ({accel}; median [min–max] over {rounds} boots per kernel)"]
 
     r.table("B1 — ibv_reg_mr / ibv_dereg_mr, success path (test-mode rxe, direct), µs",
@@ -194,7 +220,7 @@ def main():
             cols = []
             for key in (("nogate", "direct", "reg-ok"), ("patched", "direct", "reg-ok"),
                         ("patched", "swiotlb", "refuse-early"), ("patched", "swiotlb", "refuse-late")):
-                v = s.get((*key, size, "reg_us"))
+                v = [x for _b, x in s.get((*key, size, "reg_us"), [])]
                 cols.append(f"{statistics.median(v):.3f}" if v else "NaN")
             f.write(f"{size} {' '.join(cols)}\n")
     print("\n".join(r.md))
