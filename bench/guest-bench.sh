@@ -1,8 +1,8 @@
 #!/bin/bash
 # Runs inside the bench guest (tests/vm/run-vm.sh ... -- bench/guest-bench.sh).
-# Each argument names a workload; results are CSV lines appended to
-# $BENCH_CSV (copied to the results share at the end, so that 9p traffic
-# never overlaps a measurement):
+# Each argument names a workload; results are CSV lines collected in
+# /tmp/bench.csv and copied to the results share (bench.csv) at the end, so
+# that 9p traffic never overlaps a measurement:
 #
 #   reg-ok       ibv_reg_mr + ibv_dereg_mr on test-mode rxe          (B1)
 #   reg-early    refused ibv_reg_mr on test-mode rxe                 (B2)
