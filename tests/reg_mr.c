@@ -653,4 +653,108 @@ TEST_F(mr, fault_cycles)
 	EXPECT_EQ(pins0, pins_settle(pins0));
 }
 
+#define FEI "/sys/kernel/debug/fail_function/"
+
+/* Write @val to fail_function's file @name; 0 or -1. */
+static int fei_write(const char *name, const char *val)
+{
+	char path[256];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), FEI "%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	ret = fputs(val, f) < 0 ? -1 : 0;
+	return fclose(f) ? -1 : ret;
+}
+
+/*
+ * Arm fail_function so that call @nth of @func fails once with -@err.
+ * There is no task filter: fail_function's kprobe runs from int3, which
+ * the kernel enters as an NMI, so make-it-fail and fail-nth never match.
+ * The window is kept to the one registration instead; it fails the
+ * call system-wide, so nothing else may register memory meanwhile.
+ */
+static int fei_arm(const char *func, int err, int nth)
+{
+	char path[128], val[32];
+
+	snprintf(path, sizeof(path), "%s/retval", func);
+	snprintf(val, sizeof(val), "%#llx", (unsigned long long)-(long long)err);
+	if (fei_write("inject", func) || fei_write(path, val) ||
+	    fei_write("task-filter", "N") || fei_write("interval", "1") ||
+	    fei_write("verbose", "1") || fei_write("times", "1"))
+		return -1;
+	/* "space" lets NTH - 1 calls through: each costs 1, and it fails at 1 */
+	snprintf(val, sizeof(val), "%d", nth);
+	if (fei_write("space", val))
+		return -1;
+	return fei_write("probability", "100");
+}
+
+static void fei_disarm(void)
+{
+	fei_write("probability", "0");
+	fei_write("space", "0");
+	fei_write("inject", "\n");	/* blank: remove every injection point */
+}
+
+/*
+ * One registration fails at the step named by RDMA_INJECT=FUNC:ERRNO:NTH
+ * (ib_umem_pin_pages or ib_umem_dma_map, call NTH of it, once): it must
+ * fail with exactly ERRNO, release every page it had pinned, and the same
+ * registration must succeed once the injection is spent. RDMA_INJECT_SIZE
+ * is the buffer size; above 512 pages the pin step runs more than once, so
+ * a failure in a later chunk unwinds the chunks pinned before it.
+ */
+TEST_F(mr, injected_failure)
+{
+	const char *spec = getenv("RDMA_INJECT"), *z = getenv("RDMA_INJECT_SIZE");
+	long pins0 = pins_outstanding(), tlb0 = swiotlb_used();
+	char func[64], *end;
+	int want, nth, err;
+	unsigned long size;
+	struct ibv_mr *mr;
+	void *buf;
+
+	if (!spec || !z)
+		SKIP(return, "no injection asked for (RDMA_INJECT=FUNC:ERRNO:NTH, RDMA_INJECT_SIZE)");
+	ASSERT_EQ(3, sscanf(spec, "%63[a-z_]:%d:%d", func, &want, &nth))
+		TH_LOG("bad RDMA_INJECT '%s'", spec);
+	ASSERT_TRUE(want > 0 && want < 4096 && nth > 0) TH_LOG("bad RDMA_INJECT '%s'", spec);
+	size = strtoul(z, &end, 0);
+	ASSERT_TRUE(*z && !*end && size && !(size % SZ_4K)) TH_LOG("bad RDMA_INJECT_SIZE '%s'", z);
+	if (self->refuse)
+		SKIP(return, "%s refuses before pinning; nothing to inject into", self->dev);
+
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(buf, 0x3c, size);
+
+	ASSERT_EQ(0, fei_arm(func, want, nth)) {
+		TH_LOG("cannot arm fail_function on %s: %s", func, strerror(errno));
+		fei_disarm();
+	}
+	errno = 0;
+	mr = ibv_reg_mr(self->pd, buf, size, ACC);
+	err = errno;
+	fei_disarm();
+	EXPECT_EQ(NULL, mr);
+	EXPECT_EQ(want, err) TH_LOG("errno %d (%s), injected %d (%s)", err, strerror(err),
+				    want, strerror(want));
+	if (mr)
+		ibv_dereg_mr(mr);
+	EXPECT_EQ(pins0, pins_settle(pins0));
+	EXPECT_EQ(tlb0, swiotlb_used());
+
+	mr = ibv_reg_mr(self->pd, buf, size, ACC);
+	EXPECT_NE(NULL, mr) TH_LOG("reg_mr after the injection: %s", strerror(errno));
+	if (mr)
+		EXPECT_EQ(0, ibv_dereg_mr(mr));
+	EXPECT_EQ(pins0, pins_settle(pins0));
+	munmap(buf, size);
+}
+
 TEST_HARNESS_MAIN
