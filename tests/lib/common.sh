@@ -123,6 +123,24 @@ rxe_add() {
 	printf -v "$var" '%s' "$name"
 }
 
+# each_rxe FUNC: FUNC DEV on a stock rxe device, then on a test-mode one
+# when the kernel has the test mode; 1 if either failed. A case with no
+# test-mode part in some configuration sets NO_TESTMODE_REASON first.
+each_rxe() {
+	local fn=$1 dev bad=0
+	rxe_add dev "$(rxe_netdev)" || return 1
+	"$fn" "$dev" || bad=1
+	if [ -n "${NO_TESTMODE_REASON:-}" ]; then
+		info "test-mode part not run: $NO_TESTMODE_REASON"
+	elif _have_testmode; then
+		rxe_add dev "$(testmode_netdev)" testmode || return 1
+		"$fn" "$dev" || bad=1
+	else
+		info "test-mode part not run: $SKIP_REASON"
+	fi
+	return $bad
+}
+
 rxe_del_all() {
 	local n
 	for n in "${RXE_CREATED[@]}"; do

@@ -37,18 +37,8 @@ inject_all() {
 }
 
 test_case() {
-	local dev bad=0
-	rxe_add dev "$(rxe_netdev)" || return 1
-	inject_all "$dev" || bad=1
 	# Test-mode rxe maps through the PCI function's DMA ops, but under
 	# swiotlb it refuses before pinning: nothing there to fail.
-	if [ "$(dma_config)" = swiotlb ]; then
-		info "test-mode part not run: swiotlb refuses before the pin step"
-	elif _have_testmode; then
-		rxe_add dev "$(testmode_netdev)" testmode || return 1
-		inject_all "$dev" || bad=1
-	else
-		info "test-mode part not run: $SKIP_REASON"
-	fi
-	return $bad
+	[ "$(dma_config)" = swiotlb ] && NO_TESTMODE_REASON="swiotlb refuses before the pin step"
+	each_rxe inject_all
 }

@@ -24,15 +24,4 @@ run_pyverbs() {
 	return 0
 }
 
-test_case() {
-	local dev bad=0
-	rxe_add dev "$(rxe_netdev)" || return 1
-	run_pyverbs "$dev" || bad=1
-	if _have_testmode; then
-		rxe_add dev "$(testmode_netdev)" testmode || return 1
-		run_pyverbs "$dev" || bad=1
-	else
-		info "test-mode part not run: $SKIP_REASON"
-	fi
-	return $bad
-}
+test_case() { each_rxe run_pyverbs; }
