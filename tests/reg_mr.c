@@ -310,7 +310,7 @@ TEST_F(mr, refusal_time_flat)
 }
 
 /* 10,000 refusals leave no pinned page and no SWIOTLB slot behind. */
-TEST_F(mr, refusal_leaks_nothing)
+TEST_F_TIMEOUT(mr, refusal_leaks_nothing, 600)
 {
 	long pins0, tlb0;
 	int i;
@@ -334,7 +334,7 @@ TEST_F(mr, refusal_leaks_nothing)
 }
 
 /* 10,000 successful reg/dereg cycles leave nothing pinned or mapped. */
-TEST_F(mr, success_cycles_leak_nothing)
+TEST_F_TIMEOUT(mr, success_cycles_leak_nothing, 600)
 {
 	long pins0, tlb0;
 	int i;
@@ -571,7 +571,7 @@ static void *worker_fn(void *arg)
  * 8 threads, 1,000 reg/dereg cycles each. With RDMA_DEV2/RDMA_EXPECT2 the
  * odd threads use a second device, so successes and refusals interleave.
  */
-TEST_F(mr, threads)
+TEST_F_TIMEOUT(mr, threads, 600)
 {
 	const char *dev2 = getenv("RDMA_DEV2"), *exp2 = getenv("RDMA_EXPECT2");
 	struct ibv_context *ctx2 = NULL;
@@ -625,7 +625,7 @@ static int set_make_it_fail(int on)
  * with a task filter) registrations may fail, but only with a clean errno,
  * and nothing may stay pinned. Only this thread is marked to fail.
  */
-TEST_F(mr, fault_cycles)
+TEST_F_TIMEOUT(mr, fault_cycles, 600)
 {
 	long pins0 = pins_outstanding();
 	int i, failed = 0, ok = 0;

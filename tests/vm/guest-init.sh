@@ -49,7 +49,7 @@ hostname rdmadma-guest 2>/dev/null
 
 export RDMA_DMA_CONFIG PROJ=/run/project
 [ -n "${RDMA_CORE_BUILD:-}" ] && export RDMA_CORE_BUILD
-export RXE_NETDEV=eth0 RXE_TESTMODE_NETDEV=eth1
+export RXE_NETDEV=eth0 RXE_TESTMODE_NETDEV=eth1 RDMA_TEST_ARTIFACTS=/run/results
 say "config $RDMA_DMA_CONFIG; running: ${GUEST_CMD[*]}"
 cd /run/project || bye
 rc=0

@@ -7,7 +7,7 @@
 #   --config NAME   direct | swiotlb | iommu              (default: direct)
 #   --kernel PATH   bzImage        (default: build/kbuild/arch/x86/boot/bzImage)
 #   --out DIR       results directory      (default: build/vm/<config>)
-#   --timeout SEC   wall-clock limit for boot + command   (default: 1500)
+#   --timeout SEC   wall-clock limit for boot + command   (default: 2400)
 #   --accel A       tcg (default) or kvm; kvm only when asked, and it must work
 #   --append STR    extra kernel command line
 #   --suites LIST   comma-separated suites for tests/run.sh (default: all)
@@ -25,7 +25,7 @@ top=$(cd "$here/../.." && pwd)
 die() { echo "error: $*" >&2; exit 2; }
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
-config=direct kernel=$top/build/kbuild/arch/x86/boot/bzImage out= tmo=1500 accel=tcg
+config=direct kernel=$top/build/kbuild/arch/x86/boot/bzImage out= tmo=2400 accel=tcg
 append= suites= rdma_core=$top/build/rdma-core/build
 qemu_dev=()
 while [ $# -gt 0 ]; do
@@ -77,7 +77,7 @@ case "$top" in /proc/* | /sys/* | /dev/*) die "project directory $top cannot be 
 out=${out:-$top/build/vm/$config}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -f "$out"/{output.ktap,console.log,dmesg.txt,exit_code,job.sh}
+rm -f "$out"/{output.ktap,console.log,dmesg.txt,exit_code,job.sh,pyverbs-failures.txt,pyverbs-totals.txt}
 
 if [ $# -eq 0 ]; then
 	set -- tests/run.sh

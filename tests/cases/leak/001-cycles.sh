@@ -1,5 +1,7 @@
 # shellcheck shell=bash
 DESCRIPTION="10,000 refusals and 10,000 reg/dereg cycles: pins, SWIOTLB slots, dma-debug, kmemleak and rdma res mr back to baseline"
+# Thousands of registrations; under KASAN and TCG several minutes.
+TIMEOUT=900
 
 KMEMLEAK=/sys/kernel/debug/kmemleak
 

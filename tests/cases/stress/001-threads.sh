@@ -1,5 +1,7 @@
 # shellcheck shell=bash
 DESCRIPTION="8 threads x 1,000 reg/dereg cycles, successes and refusals interleaved, no report from lockdep, kmemleak or dma-debug"
+# Thousands of registrations; under KASAN and TCG several minutes.
+TIMEOUT=900
 
 requires() { _have_root && _have_rxe && _have_uverbs && _have_test_bin reg_mr; }
 
