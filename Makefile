@@ -9,7 +9,7 @@ SUITES ?=
 CONFIG ?= direct
 export CONFIGS SUITES FRESH JOBS
 
-.PHONY: help run check bench deps sources kernel kernel-stock rdma-core vm \
+.PHONY: help run check bench deps sources kernel kernel-stock kernel-kasan rdma-core vm \
 	export-kernel export-rdma-core clean
 
 help:
@@ -20,6 +20,7 @@ help:
 	@echo "make sources        kernel + rdma-core git trees under build/, series applied"
 	@echo "make kernel         build the patched kernel (build/kbuild)"
 	@echo "make kernel-stock   build the same config without the series (build/kbuild-stock)"
+	@echo "make kernel-kasan   the patched kernel with KASAN as well (build/kbuild-kasan)"
 	@echo "make rdma-core      build patched rdma-core with pyverbs (build/rdma-core/build)"
 	@echo "make vm CONFIG=x    boot one configuration (direct, swiotlb, iommu), run SUITES"
 	@echo "make export-kernel  turn commits in build/linux into kernel/*.patch"
@@ -47,6 +48,9 @@ kernel: sources
 
 kernel-stock: sources
 	@ci/kernel-build.sh --variant stock
+
+kernel-kasan: sources
+	@ci/kernel-build.sh --variant kasan
 
 rdma-core: sources
 	@ci/rdma-core-build.sh

@@ -7,6 +7,9 @@
 # --jobs N (JOBS): guests booted at once, 1..4 (default 2).
 # A guest whose last run passed and whose inputs are byte-identical is not
 # booted again (tests/vm/matrix.sh --reuse); FRESH=1 boots every guest.
+# Guests: every suite on the patched kernel in each configuration; Debian's
+# userspace on it; then, on kernels built in the background meanwhile,
+# nogate (hazard), stock (the skips, and the pyverbs baseline) and kasan.
 . "$(dirname "$0")/lib.sh"
 rm -f "$BUILD"/check-*.log
 
@@ -35,36 +38,94 @@ for c in "${_c[@]}"; do
 done
 
 prepare_all
-need_nogate=0
-if [ -z "$suites" ] || [[ ,$suites, == *,hazard,* ]]; then
-	need_nogate=1
-	step "kernel build (nogate: rxe test mode without the gate)" "$TOP/ci/kernel-build.sh" --variant nogate
+
+# Other kernels some guests boot. They are built one after the other, at the
+# lowest CPU priority, while the guests on the patched kernel already run: a
+# TCG guest leaves much of the CPU idle (it waits on peers, timers, the 9p
+# root), and a niced build fills that time without slowing the guests much.
+variants=()
+# The test mode without the gate, where the corruption must show (hazard).
+if [ -z "$suites" ] || [[ ,$suites, == *,hazard,* ]]; then variants+=(nogate); fi
+# The same config without the series: the baseline for rdma-core's own
+# suite, and a kernel on which every patched-kernel case must skip cleanly.
+if [[ ,$configs, == *,direct,* ]] && { [ -z "$suites" ] || [[ ,$suites, == *,pyverbs,* ]]; }; then
+	variants+=(stock)
+fi
+# The debug kernel with KASAN on top, for the whole suite only.
+if [ -z "$suites" ]; then variants+=(kasan); fi
+has_variant() { [[ " ${variants[*]} " == *" $1 "* ]]; }
+
+rm -f "$BUILD"/.variant-{built,failed}-*
+build_variants() {
+	local v
+	for v in "${variants[@]}"; do
+		if step "kernel build ($v, niced, alongside the guests)" \
+			nice -n 19 "$TOP/ci/kernel-build.sh" --variant "$v"; then
+			touch "$BUILD/.variant-built-$v"
+		else
+			touch "$BUILD/.variant-failed-$v"
+		fi
+	done
+}
+builder=
+if [ ${#variants[@]} -gt 0 ]; then
+	build_variants > >(sed -u 's/^/[build] /') 2>&1 &
+	builder=$!
+	log "building ${variants[*]} in the background (log lines prefixed [build])"
 fi
 
-# Every guest is one matrix.sh run; up to $jobs of them boot at once. A TCG
-# guest spends much of a case waiting (peers, timers, the 9p root), so two
-# guests on two cores finish well before two in a row.
+# wait_variant V: until kernel V is built; 1 if its build failed.
+wait_variant() {
+	local v=$1
+	[ "$v" = - ] && return 0
+	until [ -e "$BUILD/.variant-built-$v" ]; do
+		[ -e "$BUILD/.variant-failed-$v" ] && return 1
+		kill -0 "$builder" 2>/dev/null || [ -e "$BUILD/.variant-built-$v" ] || return 1
+		sleep 5
+	done
+}
+
+# Every guest is one matrix.sh run: "NAME CONFIG KERNEL-VARIANT ARGS...";
+# up to $jobs of them boot at once, those on the patched kernel first.
 runs=()
 IFS=, read -ra cfgs <<<"$configs"
 for c in "${cfgs[@]}"; do
-	runs+=("check $c --configs $c --tag check${suites:+ --suites $suites}")
+	runs+=("check $c - --configs $c --tag check${suites:+ --suites $suites}")
 done
-# The same test mode on a kernel without the gate must show the corruption.
-[ $need_nogate -eq 1 ] &&
-	runs+=("nogate swiotlb --configs swiotlb --suites hazard,mr --tag nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")
 # Debian's own userspace (no rdma-core-patches) on the patched kernel: it
 # must keep working where DMA is coherent and simply see EOPNOTSUPP where
 # registration is refused.
 [ -z "$suites" ] &&
-	runs+=("debian-userspace swiotlb --configs swiotlb --suites smoke,mr --tag debian-userspace --no-rdma-core")
+	runs+=("debian-userspace swiotlb - --configs swiotlb --suites smoke,mr --tag debian-userspace --no-rdma-core")
+# The same test mode on a kernel without the gate must show the corruption.
+has_variant nogate &&
+	runs+=("nogate swiotlb nogate --configs swiotlb --suites hazard,mr --tag nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")
+# The stock kernel: pyverbs' baseline, and every patched-kernel case skips.
+has_variant stock &&
+	runs+=("stock direct stock --configs direct --suites kunit,mr,fault,hazard,pyverbs --tag stock --kernel $BUILD/kbuild-stock/arch/x86/boot/bzImage")
+# Concurrency, leaks and fault injection once more under
+# KASAN, with swiotlb so that refusal and success run side by side.
+has_variant kasan &&
+	runs+=("kasan swiotlb kasan --configs swiotlb --suites stress,leak,fault --tag kasan --kernel $BUILD/kbuild-kasan/arch/x86/boot/bzImage")
 
-# run_one TAG CONFIG ARGS...: one guest, output prefixed with its name.
+# run_one TAG CONFIG VARIANT ARGS...: one guest, output prefixed with its name.
 run_one() {
 	local name=$1-$2 rc=0
-	shift 2
+	if ! wait_variant "$3"; then
+		echo "0 passed, 1 failed, 0 skipped" >"$BUILD/check-$name.log"
+		log "guest $name not booted: the $3 kernel did not build (see the [build] lines)"
+		return 1
+	fi
+	shift 3
 	"$TOP/tests/vm/matrix.sh" "$@" "${reuse[@]}" 2>&1 | tee "$BUILD/check-$name.log" |
 		sed -u "s/^/[$name] /" || rc=$?
 	return $rc
+}
+
+running_guests() {
+	local p n=0
+	for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done
+	echo $n
 }
 
 tests_all() {
@@ -72,8 +133,9 @@ tests_all() {
 	for r in "${runs[@]}"; do
 		# shellcheck disable=SC2086
 		set -- $r
-		while running=$(jobs -rp | wc -l) && [ "$running" -ge "$jobs" ]; do wait -n || true; done
-		log "guest $1-$2 starting ($(jobs -rp | wc -l) already running)"
+		# Count guests only: the background kernel build is a job too.
+		while running=$(running_guests) && [ "$running" -ge "$jobs" ]; do wait -n || true; done
+		log "guest $1-$2 starting ($running already running)"
 		run_one "$@" &
 		pids+=($!) names+=("$1-$2")
 	done
@@ -89,6 +151,19 @@ tests_all() {
 }
 rc=0
 step "tests: ${#runs[@]} guests, $jobs at a time" tests_all || rc=1
+if [ -n "$builder" ]; then wait "$builder" || true; fi
+
+# rdma-core's whole suite ran on the stock and the patched kernel (direct):
+# a failure only the patched kernel has is a regression.
+pyverbs_compare() {
+	local r=0
+	"$TOP/tests/vm/pyverbs-compare.sh" "$BUILD/vm/stock-direct" "$BUILD/vm/check-direct" || r=1
+	if [ $r -eq 0 ]; then echo "1 passed, 0 failed, 0 skipped"; else echo "0 passed, 1 failed, 0 skipped"; fi
+	return $r
+}
+if has_variant stock; then
+	pyverbs_compare | tee "$BUILD/check-pyverbs-compare.log" | sed -u 's/^/[pyverbs-compare] /' || rc=1
+fi
 
 # One closing line over all runs.
 cat "$BUILD"/check-*.log 2>/dev/null | awk '

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Build bzImage out of tree, with ccache, from the fragments in kernel/configs.
 #
-#   ci/kernel-build.sh [--variant patched|stock|nogate] [--src DIR]
+#   ci/kernel-build.sh [--variant patched|kasan|stock|nogate] [--src DIR]
 #
 # patched (default): build/linux with kernel/series applied -> build/kbuild
+# kasan:             the same tree, plus kernel/configs/variants/kasan.config
+#                                                           -> build/kbuild-kasan
 # stock:             the pristine tag, as a worktree        -> build/kbuild-stock
 # nogate:            pristine + kernel/nogate.series (rxe test mode, no gate)
 #                                                           -> build/kbuild-nogate
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
 	--variant) variant=${2:-}; shift 2 || die "--variant needs a value" ;;
 	--variant=*) variant=${1#*=}; shift ;;
 	--src) src_arg=${2:-}; shift 2 || die "--src needs a directory" ;;
-	-h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
 done
@@ -49,8 +51,13 @@ worktree_with() {
 	echo "$want" >"$dir/.variant-stamp"
 }
 
+outname=kbuild-out extra=()
 case "$variant" in
 patched) src=$KSRC; link=$BUILD/kbuild ;;
+kasan)
+	src=$KSRC; link=$BUILD/kbuild-kasan; outname=kbuild-out-kasan
+	extra=("$TOP/kernel/configs/variants/kasan.config")
+	;;
 stock)
 	worktree_with stock
 	src=$BUILD/linux-stock; link=$BUILD/kbuild-stock
@@ -63,16 +70,16 @@ nogate)
 	worktree_with nogate "${np[@]}"
 	src=$BUILD/linux-nogate; link=$BUILD/kbuild-nogate
 	;;
-*) die "unknown variant '$variant' (patched, stock or nogate)" ;;
+*) die "unknown variant '$variant' (patched, kasan, stock or nogate)" ;;
 esac
 if [ -n "${src_arg:-}" ]; then
 	src=$(cd "$src_arg" && pwd) || die "--src $src_arg: no such directory"
 	link=$BUILD/kbuild-$(basename "$src")
 fi
 [ -f "$src/Makefile" ] || die "no kernel source at $src; run ci/kernel-source.sh first"
-out=$src/kbuild-out
+out=$src/$outname
 excl=$(git -C "$src" rev-parse --git-common-dir 2>/dev/null)/info/exclude
-[ -f "$excl" ] && ! grep -qx '/kbuild-out/' "$excl" && echo '/kbuild-out/' >>"$excl"
+[ -f "$excl" ] && ! grep -qx "/$outname/" "$excl" && echo "/$outname/" >>"$excl"
 ln -sfn "$out" "$link"
 need_cmd ccache gcc make flex bison bc
 
@@ -83,7 +90,7 @@ export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=rdma-dma KBUILD_BUILD_HOST=ci
 MK=(make -s -C "$src" O="$out" CC="ccache gcc" HOSTCC="ccache gcc" -j"$(nproc)")
 
-frags=("$TOP"/kernel/configs/*.config)
+frags=("$TOP"/kernel/configs/*.config "${extra[@]}")
 want=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
 
 # config_matches: every fragment line is in effect in .config. Checked on
@@ -93,7 +100,7 @@ config_matches() {
 	local line sym bad=0 known=
 	# The stock and nogate trees lack the symbols the series adds (its KUnit
 	# suite); only the patched tree must know every symbol.
-	if [ "$variant" != patched ]; then
+	if [ "$variant" != patched ] && [ "$variant" != kasan ]; then
 		known=$(find "$src" -name 'Kconfig*' -not -path '*/kbuild-out/*' -print0 |
 			xargs -0 sed -n 's/^[[:space:]]*\(menu\)\{0,1\}config[[:space:]]\{1,\}\([A-Za-z0-9_]*\).*/CONFIG_\2/p' | sort -u)
 	fi
