@@ -8,8 +8,9 @@
 # A guest whose last run passed and whose inputs are byte-identical is not
 # booted again (tests/vm/matrix.sh --reuse); FRESH=1 boots every guest.
 # Guests: every suite on the patched kernel in each configuration; Debian's
-# userspace on it; then, on kernels built in the background meanwhile,
-# nogate (hazard), stock (the skips, and the pyverbs baseline) and kasan.
+# userspace on it; Debian 12's own kernel and userspace; then, on kernels
+# built in the background meanwhile, nogate (hazard), stock (the skips, and
+# the pyverbs baseline) and kasan.
 . "$(dirname "$0")/lib.sh"
 rm -f "$BUILD"/check-*.log
 
@@ -55,6 +56,15 @@ fi
 if [ -z "$suites" ]; then variants+=(kasan); fi
 has_variant() { [[ " ${variants[*]} " == *" $1 "* ]]; }
 
+# Debian 12's own kernel and userspace: tests/ as distro CI runs it on a
+# stock Debian 12 machine (every patched-kernel case must skip with its
+# reason). Downloaded, not built: ready before the first guest.
+debian12=0
+if [ -z "$suites" ] && [[ ,$configs, == *,direct,* ]]; then
+	debian12=1
+	step "Debian 12 kernel (linux-image-amd64, unpacked with an initramfs)" "$TOP/ci/debian-kernel.sh"
+fi
+
 rm -f "$BUILD"/.variant-{built,failed}-*
 build_variants() {
 	local v
@@ -97,6 +107,8 @@ done
 # registration is refused.
 [ -z "$suites" ] &&
 	runs+=("debian-userspace swiotlb - --configs swiotlb --suites smoke,mr --tag debian-userspace --no-rdma-core")
+[ $debian12 -eq 1 ] &&
+	runs+=("debian12 direct - --configs direct --tag debian12 --no-rdma-core --kernel $BUILD/debian-kernel/vmlinuz --initrd $BUILD/debian-kernel/initrd.img")
 # The same test mode on a kernel without the gate must show the corruption.
 has_variant nogate &&
 	runs+=("nogate swiotlb nogate --configs swiotlb --suites hazard,mr --tag nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")

@@ -16,7 +16,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
-configs=direct,swiotlb,iommu tag=check pass_through=() reuse=0
+configs=direct,swiotlb,iommu tag=check pass_through=() reuse=0 initrd=
 kernel=$top/build/kbuild/arch/x86/boot/bzImage rdma_core=$top/build/rdma-core/build
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -24,6 +24,7 @@ while [ $# -gt 0 ]; do
 	--tag) tag=${2:?--tag needs a name}; shift 2 ;;
 	--reuse) reuse=1; shift ;;
 	--kernel) kernel=${2:?--kernel needs a path}; pass_through+=("$1" "$2"); shift 2 ;;
+	--initrd) initrd=${2:?--initrd needs a path}; pass_through+=("$1" "$2"); shift 2 ;;
 	--no-rdma-core) rdma_core=; pass_through+=("$1"); shift ;;
 	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) pass_through+=("$1"); shift ;;
@@ -34,7 +35,7 @@ done
 inputs_key() {
 	{
 		echo "config=$1 args=${pass_through[*]}"
-		sha256sum "$kernel"
+		sha256sum "$kernel" ${initrd:+"$initrd"}
 		(cd "$top" && find tests -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum)
 		find "$top/build/tests" -maxdepth 1 -type f -print0 2>/dev/null | sort -z | xargs -0r sha256sum
 		# ninja rewrites only what changed: names, sizes and times identify a build.

@@ -6,6 +6,7 @@
 #
 #   --config NAME   direct | swiotlb | iommu              (default: direct)
 #   --kernel PATH   bzImage        (default: build/kbuild/arch/x86/boot/bzImage)
+#   --initrd PATH   initramfs for a modular kernel (ci/debian-kernel.sh makes one)
 #   --out DIR       results directory      (default: build/vm/<config>)
 #   --timeout SEC   wall-clock limit for boot + command   (default: 2400)
 #   --accel A       tcg (default) or kvm; kvm only when asked, and it must work
@@ -23,15 +24,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
 die() { echo "error: $*" >&2; exit 2; }
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 config=direct kernel=$top/build/kbuild/arch/x86/boot/bzImage out= tmo=2400 accel=tcg
-append= suites= rdma_core=$top/build/rdma-core/build
+append= suites= rdma_core=$top/build/rdma-core/build initrd=
 qemu_dev=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--config) config=${2:?--config needs a name}; shift 2 ;;
 	--kernel) kernel=${2:?--kernel needs a path}; shift 2 ;;
+	--initrd) initrd=${2:?--initrd needs a path}; shift 2 ;;
 	--out) out=${2:?--out needs a directory}; shift 2 ;;
 	--timeout) tmo=${2:?--timeout needs seconds}; shift 2 ;;
 	--accel) accel=${2:?--accel needs tcg or kvm}; shift 2 ;;
@@ -69,6 +71,7 @@ esac
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installed; run 'make deps'"
 [ -x /bin/busybox ] || die "/bin/busybox missing (package busybox-static); run 'make deps'"
 [ -f "$kernel" ] || die "no kernel at $kernel; run 'make kernel'"
+[ -z "$initrd" ] || [ -f "$initrd" ] || die "no initramfs at $initrd"
 if [ -n "$rdma_core" ] && [ ! -x "$rdma_core/bin/ibv_devinfo" ]; then
 	die "no rdma-core build at $rdma_core; run 'make rdma-core' or pass --no-rdma-core"
 fi
@@ -99,7 +102,7 @@ cmdline+=" init=$here/guest-init.sh panic=-1 $append"
 nic=virtio-net-pci,disable-legacy=on,iommu_platform=on
 qemu=(qemu-system-x86_64 "${accel_opt[@]}" -smp 2 -m 3G -machine q35 -nographic -no-reboot
 	-monitor none -serial "file:$out/console.log" "${qemu_dev[@]}"
-	-kernel "$kernel" -append "$cmdline"
+	-kernel "$kernel" ${initrd:+-initrd "$initrd"} -append "$cmdline"
 	-fsdev local,id=r,path=/,security_model=none,readonly=on,multidevs=remap
 	-device virtio-9p-pci,fsdev=r,mount_tag=/dev/root
 	-fsdev "local,id=res,path=$out,security_model=none"
