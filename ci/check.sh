@@ -78,6 +78,15 @@ build_variants() {
 	done
 }
 builder=
+# An interrupted or failed check must not leave a kernel build running.
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+	kill "$1" 2>/dev/null || true
+}
+stop_builder() { [ -z "$builder" ] || ! kill -0 "$builder" 2>/dev/null || kill_tree "$builder"; }
+trap stop_builder EXIT
+trap 'exit 130' INT TERM
 if [ ${#variants[@]} -gt 0 ]; then
 	build_variants > >(sed -u 's/^/[build] /') 2>&1 &
 	builder=$!
