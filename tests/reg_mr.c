@@ -672,10 +672,10 @@ static int fei_write(const char *name, const char *val)
 
 /*
  * Arm fail_function so that call @nth of @func fails once with -@err.
- * There is no task filter: fail_function's kprobe runs from int3, which
- * the kernel enters as an NMI, so make-it-fail and fail-nth never match.
- * The window is kept to the one registration instead; it fails the
- * call system-wide, so nothing else may register memory meanwhile.
+ * There is no task filter: where fail_function's kprobe is an int3 probe
+ * (no ftrace), its handler runs as an NMI, so make-it-fail and fail-nth
+ * never match. The window is kept to the one registration instead; it
+ * fails the call system-wide, so nothing else may register memory meanwhile.
  */
 static int fei_arm(const char *func, int err, int nth)
 {
