@@ -186,6 +186,27 @@ if has_variant stock; then
 	pyverbs_compare | tee "$BUILD/check-pyverbs-compare.log" | sed -u 's/^/[pyverbs-compare] /' || rc=1
 fi
 
+# What failed, last, where a CI log cut to its tail still shows it: each
+# failed test point with the lines that led up to it, then one line each.
+recap() {
+	local f name
+	for f in "$BUILD"/check-*.log; do
+		[ -f "$f" ] || continue
+		name=${f##*/check-} name=${name%.log}
+		awk -v n="$name" '{ctx[NR % 25] = $0}
+			/^not ok [0-9]+ / {
+				print "== [" n "] " $0 ", and the lines before it:"
+				for (i = NR - 24; i < NR; i++) if (i > 0) print "   " ctx[i % 25]
+			}' "$f"
+	done
+	grep -HE '^(# [a-z]+: not ok |# config [a-z]+: (runner exited|no test ran)|# configurations that did not finish|0 passed, 1 failed, 0 skipped$)' \
+		"$BUILD"/check-*.log 2>/dev/null | sed -E 's|^.*/check-([^:]*)\.log:|FAILED [\1] |'
+}
+if [ $rc -ne 0 ]; then
+	echo "== what failed (whole logs: $BUILD/check-NAME.log, serial logs under $BUILD/vm/)"
+	recap
+fi
+
 # One closing line over all runs.
 cat "$BUILD"/check-*.log 2>/dev/null | awk '
 	/^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$/ {p+=$1; f+=$3; s+=$5}
