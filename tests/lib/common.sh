@@ -173,6 +173,22 @@ start_server() {
 	PEER_PIDS+=($!)
 }
 
+# wait_listening PID SECONDS: until server PID listens for its client, on a
+# TCP port (the verbs examples, perftest) or an RDMA CM ID (rping). A fixed
+# head start loses that race on a loaded TCG host: the client's connect is
+# rejected (rping: RDMA_CM_EVENT_REJECTED, error 8) and a good kernel fails.
+# Returns early when the server exits: a refusal can end it first.
+wait_listening() {
+	local pid=$1 t=$2 i
+	for i in $(seq $((t * 10))); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		ss -Hltnp 2>/dev/null | grep -q "pid=$pid," && return 0
+		rdma resource show cm_id 2>/dev/null | grep -qE "state LISTEN .*pid $pid( |$)" && return 0
+		sleep 0.1
+	done
+	info "server (pid $pid) not listening after ${t}s; starting its client anyway"
+}
+
 # wait_peer PID SECONDS: wait for a background server, killing it on timeout.
 wait_peer() {
 	local pid=$1 t=$2 i
@@ -204,7 +220,7 @@ run_pair() {
 	ccmd=("$@")
 	start_server "$CASE_TMP/$name.server" "${scmd[@]}"
 	spid=${PEER_PIDS[-1]}
-	sleep "${PEER_HEAD_START:-1}"
+	wait_listening "$spid" 20
 	"${ccmd[@]}" >"$CASE_TMP/$name.client" 2>&1 || rc=$?
 	# A server whose client failed usually waits for it forever: give it
 	# a moment to notice, not the full 20 s.
