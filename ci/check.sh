@@ -44,9 +44,9 @@ prepare_all
 # lowest CPU priority, while the guests on the patched kernel already run: a
 # TCG guest leaves much of the CPU idle (it waits on peers, timers, the 9p
 # root), and a niced build fills that time without slowing the guests much.
+# Built in the order their guests are long: stock's guest runs rdma-core's
+# whole suite, nogate's takes a minute.
 variants=()
-# The test mode without the gate, where the corruption must show (hazard).
-if [ -z "$suites" ] || [[ ,$suites, == *,hazard,* ]]; then variants+=(nogate); fi
 # The same config without the series: the baseline for rdma-core's own
 # suite, and a kernel on which every patched-kernel case must skip cleanly.
 if [[ ,$configs, == *,direct,* ]] && { [ -z "$suites" ] || [[ ,$suites, == *,pyverbs,* ]]; }; then
@@ -54,6 +54,8 @@ if [[ ,$configs, == *,direct,* ]] && { [ -z "$suites" ] || [[ ,$suites, == *,pyv
 fi
 # The debug kernel with KASAN on top, for the whole suite only.
 if [ -z "$suites" ]; then variants+=(kasan); fi
+# The test mode without the gate, where the corruption must show (hazard).
+if [ -z "$suites" ] || [[ ,$suites, == *,hazard,* ]]; then variants+=(nogate); fi
 has_variant() { [[ " ${variants[*]} " == *" $1 "* ]]; }
 
 # Debian 12's own kernel and userspace: tests/ as distro CI runs it on a
@@ -104,30 +106,32 @@ wait_variant() {
 	done
 }
 
-# Every guest is one matrix.sh run: "NAME CONFIG KERNEL-VARIANT ARGS...";
-# up to $jobs of them boot at once, those on the patched kernel first.
+# Every guest is one matrix.sh run: "NAME CONFIG KERNEL-VARIANT ARGS...",
+# listed longest first. Up to $jobs boot at once; a free slot takes the first
+# guest whose kernel is ready, so nothing sits waiting on a build.
 runs=()
 IFS=, read -ra cfgs <<<"$configs"
 for c in "${cfgs[@]}"; do
 	runs+=("check $c - --configs $c --tag check${suites:+ --suites $suites}")
 done
+# The stock kernel: pyverbs' baseline, and every patched-kernel case skips.
+has_variant stock &&
+	runs+=("stock direct stock --configs direct --suites kunit,mr,fault,hazard,pyverbs --tag stock --kernel $BUILD/kbuild-stock/arch/x86/boot/bzImage")
 # Debian's own userspace (no rdma-core-patches) on the patched kernel: it
 # must keep working where DMA is coherent and simply see EOPNOTSUPP where
 # registration is refused.
 [ -z "$suites" ] &&
 	runs+=("debian-userspace swiotlb - --configs swiotlb --suites smoke,mr --tag debian-userspace --no-rdma-core")
+# Concurrency, leaks and fault injection once more under
+# KASAN, with swiotlb so that refusal and success run side by side.
+has_variant kasan &&
+	runs+=("kasan swiotlb kasan --configs swiotlb --suites stress,leak,fault --tag kasan --kernel $BUILD/kbuild-kasan/arch/x86/boot/bzImage")
+# Debian 12's own kernel: every patched-kernel case skips with its reason.
 [ $debian12 -eq 1 ] &&
 	runs+=("debian12 direct - --configs direct --tag debian12 --no-rdma-core --kernel $BUILD/debian-kernel/vmlinuz --initrd $BUILD/debian-kernel/initrd.img")
 # The same test mode on a kernel without the gate must show the corruption.
 has_variant nogate &&
 	runs+=("nogate swiotlb nogate --configs swiotlb --suites hazard,mr --tag nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")
-# The stock kernel: pyverbs' baseline, and every patched-kernel case skips.
-has_variant stock &&
-	runs+=("stock direct stock --configs direct --suites kunit,mr,fault,hazard,pyverbs --tag stock --kernel $BUILD/kbuild-stock/arch/x86/boot/bzImage")
-# Concurrency, leaks and fault injection once more under
-# KASAN, with swiotlb so that refusal and success run side by side.
-has_variant kasan &&
-	runs+=("kasan swiotlb kasan --configs swiotlb --suites stress,leak,fault --tag kasan --kernel $BUILD/kbuild-kasan/arch/x86/boot/bzImage")
 
 # run_one TAG CONFIG VARIANT ARGS...: one guest, output prefixed with its name.
 run_one() {
@@ -149,13 +153,31 @@ running_guests() {
 	echo $n
 }
 
+# variant_settled V: V's build is over, or was never wanted (-).
+variant_settled() {
+	[ "$1" = - ] || [ -e "$BUILD/.variant-built-$1" ] || [ -e "$BUILD/.variant-failed-$1" ] ||
+		! kill -0 "$builder" 2>/dev/null
+}
+
 tests_all() {
-	local r pids=() names=() i rc=0 running
-	for r in "${runs[@]}"; do
-		# shellcheck disable=SC2086
-		set -- $r
+	local pending=("${runs[@]}") pids=() names=() i pick rc=0 running
+	while [ ${#pending[@]} -gt 0 ]; do
 		# Count guests only: the background kernel build is a job too.
 		while running=$(running_guests) && [ "$running" -ge "$jobs" ]; do wait -n || true; done
+		pick=
+		for i in "${!pending[@]}"; do
+			# shellcheck disable=SC2086
+			set -- ${pending[$i]}
+			variant_settled "$3" && { pick=$i; break; }
+		done
+		if [ -z "$pick" ]; then
+			sleep 5
+			continue
+		fi
+		# shellcheck disable=SC2086
+		set -- ${pending[$pick]}
+		unset "pending[$pick]"
+		pending=("${pending[@]}")
 		log "guest $1-$2 starting ($running already running)"
 		run_one "$@" &
 		pids+=($!) names+=("$1-$2")
