@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 DESCRIPTION="rdma-core's whole pyverbs suite (tests/run_tests.py) on stock rxe in direct: totals, and no failure beyond the baseline"
-# Some 330 tests; about 10 minutes under TCG, plus one retry per failure.
+# Some 330 tests; about 10 minutes under TCG, plus up to three retries per failure.
 TIMEOUT=1500
 
 # PYVERBS_BASELINE: a file of failing test ids from the same suite on the
@@ -25,19 +25,29 @@ run_pyverbs() {
 		--dev "$dev" -v "$@" >"$log" 2>&1
 }
 
-# retry_failures DEV IDS: run each failed test once more on its own and drop
-# it from IDS when it passes. Under TCG a CQ poll can time out on a loaded
-# host; such a test is reported as flaky, not as a failure.
+# retry_failures DEV IDS: run each failed test on its own, up to three more
+# times, and drop it from IDS when it passes once. Under TCG a CQ poll can
+# time out on a loaded host (test_cq's test_resize_cq does, on stock and
+# patched kernels alike); such a test is reported as flaky, not as a
+# failure, so that a flake on one kernel only is not taken for a regression.
 retry_failures() {
-	local dev=$1 ids=$2 line name keep=$CASE_TMP/still-failing
+	local dev=$1 ids=$2 line name keep=$CASE_TMP/still-failing try passed
 	: >"$keep"
 	while IFS= read -r line; do
 		name=${line##*(tests.}
 		name=${name%)}
-		if run_pyverbs "$dev" "$CASE_TMP/retry.log" "$name"; then
-			info "flaky, passed when run again: $line"
+		passed=0
+		for try in 1 2 3; do
+			if run_pyverbs "$dev" "$CASE_TMP/retry.log" "$name"; then
+				passed=$try
+				break
+			fi
+		done
+		if [ $passed -gt 0 ]; then
+			info "flaky, passed when run again (try $passed): $line"
 		else
 			echo "$line" >>"$keep"
+			info "failed 3 more times on its own: $line; the last run:"
 			sed 's/^/#   retry: /' "$CASE_TMP/retry.log"
 		fi
 	done <"$ids"
