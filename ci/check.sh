@@ -208,17 +208,25 @@ if has_variant stock; then
 	pyverbs_compare | tee "$BUILD/check-pyverbs-compare.log" | sed -u 's/^/[pyverbs-compare] /' || rc=1
 fi
 
-# What failed, last, where a CI log cut to its tail still shows it: each
-# failed test point with the lines that led up to it, then one line each.
+# What failed, last, where a CI log cut to its tail still shows it: for each
+# failed test point the case's header, its FAIL and error lines and its last
+# lines; then one line per failure.
 recap() {
 	local f name
 	for f in "$BUILD"/check-*.log; do
 		[ -f "$f" ] || continue
 		name=${f##*/check-} name=${name%.log}
-		awk -v n="$name" '{ctx[NR % 25] = $0}
+		awk -v n="$name" '
+			/^# [a-z0-9]+\/[0-9]+-[^ ]*: / && !/: [0-9]+ ms$/ {head = $0; nb = 0; nf = 0}
+			{blk[nb++ % 6] = $0}
+			/FAIL|[Ee]rror|BUG|WARNING|Oops|timed out|not listening|REJECTED/ && nf < 15 {why[nf++] = $0}
 			/^not ok [0-9]+ / {
-				print "== [" n "] " $0 ", and the lines before it:"
-				for (i = NR - 24; i < NR; i++) if (i > 0) print "   " ctx[i % 25]
+				print "== [" n "] " $0
+				if (head != "") print "   " head
+				for (i = 0; i < nf; i++) print "   " why[i]
+				print "   ... its last lines:"
+				for (i = (nb > 6 ? nb - 6 : 0); i < nb - 1; i++) print "   " blk[i % 6]
+				nb = 0; nf = 0; head = ""
 			}' "$f"
 	done
 	grep -HE '^(# [a-z]+: not ok |# config [a-z]+: (runner exited|no test ran)|# configurations that did not finish|0 passed, 1 failed, 0 skipped$)' \
