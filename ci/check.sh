@@ -95,16 +95,8 @@ if [ ${#variants[@]} -gt 0 ]; then
 	log "building ${variants[*]} in the background (log lines prefixed [build])"
 fi
 
-# wait_variant V: until kernel V is built; 1 if its build failed.
-wait_variant() {
-	local v=$1
-	[ "$v" = - ] && return 0
-	until [ -e "$BUILD/.variant-built-$v" ]; do
-		[ -e "$BUILD/.variant-failed-$v" ] && return 1
-		kill -0 "$builder" 2>/dev/null || [ -e "$BUILD/.variant-built-$v" ] || return 1
-		sleep 5
-	done
-}
+# variant_built V: kernel V is there to boot (- is the patched kernel).
+variant_built() { [ "$1" = - ] || [ -e "$BUILD/.variant-built-$1" ]; }
 
 # Every guest is one matrix.sh run: "NAME CONFIG KERNEL-VARIANT ARGS...",
 # listed longest first. Up to $jobs boot at once; a free slot takes the first
@@ -136,7 +128,8 @@ has_variant nogate &&
 # run_one TAG CONFIG VARIANT ARGS...: one guest, output prefixed with its name.
 run_one() {
 	local name=$1-$2 rc=0
-	if ! wait_variant "$3"; then
+	# The scheduler starts a guest only once its build is over.
+	if ! variant_built "$3"; then
 		echo "0 passed, 1 failed, 0 skipped" >"$BUILD/check-$name.log"
 		log "guest $name not booted: the $3 kernel did not build (see the [build] lines)"
 		return 1
