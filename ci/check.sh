@@ -148,8 +148,7 @@ running_guests() {
 
 # variant_settled V: V's build is over, or was never wanted (-).
 variant_settled() {
-	[ "$1" = - ] || [ -e "$BUILD/.variant-built-$1" ] || [ -e "$BUILD/.variant-failed-$1" ] ||
-		! kill -0 "$builder" 2>/dev/null
+	variant_built "$1" || [ -e "$BUILD/.variant-failed-$1" ] || ! kill -0 "$builder" 2>/dev/null
 }
 
 tests_all() {
