@@ -104,26 +104,26 @@ variant_built() { [ "$1" = - ] || [ -e "$BUILD/.variant-built-$1" ]; }
 runs=()
 IFS=, read -ra cfgs <<<"$configs"
 for c in "${cfgs[@]}"; do
-	runs+=("check $c - --configs $c --tag check${suites:+ --suites $suites}")
+	runs+=("check $c - --configs $c --tag check --expect patched${suites:+ --suites $suites}")
 done
 # The stock kernel: pyverbs' baseline, and every patched-kernel case skips.
 has_variant stock &&
-	runs+=("stock direct stock --configs direct --suites kunit,mr,fault,hazard,pyverbs --tag stock --kernel $BUILD/kbuild-stock/arch/x86/boot/bzImage")
+	runs+=("stock direct stock --configs direct --suites kunit,mr,fault,hazard,pyverbs --tag stock --expect stock --kernel $BUILD/kbuild-stock/arch/x86/boot/bzImage")
 # Debian's own userspace (no rdma-core-patches) on the patched kernel: it
 # must keep working where DMA is coherent and simply see EOPNOTSUPP where
 # registration is refused.
 [ -z "$suites" ] &&
-	runs+=("debian-userspace swiotlb - --configs swiotlb --suites smoke,mr --tag debian-userspace --no-rdma-core")
+	runs+=("debian-userspace swiotlb - --configs swiotlb --suites smoke,mr --tag debian-userspace --expect debian-userspace --no-rdma-core")
 # Concurrency, leaks and fault injection once more under
 # KASAN, with swiotlb so that refusal and success run side by side.
 has_variant kasan &&
-	runs+=("kasan swiotlb kasan --configs swiotlb --suites stress,leak,fault --tag kasan --kernel $BUILD/kbuild-kasan/arch/x86/boot/bzImage")
+	runs+=("kasan swiotlb kasan --configs swiotlb --suites stress,leak,fault --tag kasan --expect patched --kernel $BUILD/kbuild-kasan/arch/x86/boot/bzImage")
 # Debian 12's own kernel: every patched-kernel case skips with its reason.
 [ $debian12 -eq 1 ] &&
-	runs+=("debian12 direct - --configs direct --tag debian12 --no-rdma-core --kernel $BUILD/debian-kernel/vmlinuz --initrd $BUILD/debian-kernel/initrd.img")
+	runs+=("debian12 direct - --configs direct --tag debian12 --expect debian12 --no-rdma-core --kernel $BUILD/debian-kernel/vmlinuz --initrd $BUILD/debian-kernel/initrd.img")
 # The same test mode on a kernel without the gate must show the corruption.
 has_variant nogate &&
-	runs+=("nogate swiotlb nogate --configs swiotlb --suites hazard,mr --tag nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")
+	runs+=("nogate swiotlb nogate --configs swiotlb --suites hazard,mr --tag nogate --expect nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")
 
 # run_one TAG CONFIG VARIANT ARGS...: one guest, output prefixed with its name.
 run_one() {

@@ -51,10 +51,12 @@ need_cmd() {
 	done
 }
 
-# Sequence kernel builds: two on 2 cores at once only slows both down.
+# Sequence kernel builds: two on 2 cores at once only slows both down. The
+# lock is per machine, not per clone, so that builds from several clones or
+# worktrees wait for each other too.
+KBUILD_LOCK=${KBUILD_LOCK:-/tmp/rdma-dma-kernel-build.lock}
 kbuild_lock() {
-	mkdir -p "$BUILD"
-	exec 9>"$BUILD/.kernel-build.lock"
+	exec 9>>"$KBUILD_LOCK"
 	if ! flock -n 9; then
 		log "another kernel build is running; waiting for it"
 		flock 9

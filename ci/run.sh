@@ -6,4 +6,4 @@
 
 prepare_all
 step "soft-RoCE in QEMU (direct, swiotlb)" "$TOP/tests/vm/matrix.sh" \
-	--configs direct,swiotlb --suites "${SUITES:-smoke,mr}" --tag run
+	--configs direct,swiotlb --suites "${SUITES:-smoke,mr}" --tag run --expect patched

@@ -1,36 +1,48 @@
 #!/usr/bin/env bash
 # Run test cases and print KTAP.
 #
-#   tests/run.sh [-s SUITE]... [-t GLOB] [-T SECONDS] [-l]
+#   tests/run.sh [-s SUITE]... [-t GLOB] [-T SECONDS] [-E FILE] [-W FILE] [-l]
 #
 #   -s SUITE   run cases/SUITE/ (repeatable; default: every suite)
 #   -t GLOB    only cases whose name matches GLOB (e.g. '*rping*')
 #   -T SECONDS per-case timeout (default: timeout= in tests/settings)
+#   -E FILE    expected outcomes (tests/expect/*): every case and sub-test
+#              must have exactly its expected result, skips with their
+#              reason; anything else, missing or unlisted fails
+#   -W FILE    write this run's outcomes to FILE, in the format of -E
 #   -l         list the cases and exit
 #
 # Every case runs in its own process under a timeout. After each case the
-# kernel log since the case began is checked for WARNING, BUG, KASAN,
-# kmemleak, lockdep and dma-debug reports, and dma-debug's error count must
-# not have grown: any of these fails the case. Exit status is 0 only if no
-# case failed. Environment: RDMA_CORE_BUILD (an rdma-core build dir whose
-# bin/ and lib/ are used instead of the system's), RXE_NETDEV,
-# RXE_TESTMODE_NETDEV, RDMA_DMA_CONFIG (see README).
+# kernel messages it caused (read by sequence number from /dev/kmsg) are
+# checked for WARNING, BUG, KASAN, kmemleak, lockdep and dma-debug reports;
+# dma-debug's error count must not have grown and lockdep must still be on.
+# Any of these fails the case, and so does a log that lost messages.
+# Sub-tests (each kselftest_harness test a case runs, KUnit cases) are
+# printed as nested KTAP before their case's result line.
+# Exit status is 0 only if no case failed. Environment: RDMA_CORE_BUILD (an
+# rdma-core build dir whose bin/ and lib/ are used instead of the system's),
+# RXE_NETDEV, RXE_TESTMODE_NETDEV, RDMA_DMA_CONFIG (see README).
 set -u
 TESTS_DIR=$(cd "$(dirname "$0")" && pwd)
 export TESTS_DIR
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+die() { echo "error: $*" >&2; exit 2; }
 
-suites=() glob='*' list=0
+suites=() glob='*' list=0 expect= write=
 timeout=$(sed -n 's/^timeout=//p' "$TESTS_DIR/settings" 2>/dev/null)
 timeout=${timeout:-300}
-while getopts "s:t:T:lh" o; do
+while getopts "s:t:T:E:W:lh" o; do
 	case $o in
-	s) [ -d "$TESTS_DIR/cases/$OPTARG" ] || { echo "error: no suite '$OPTARG' (have: $(ls "$TESTS_DIR/cases" | tr '\n' ' '))" >&2; exit 2; }
+	s) [ -d "$TESTS_DIR/cases/$OPTARG" ] || die "no suite '$OPTARG' (have: $(ls "$TESTS_DIR/cases" | tr '\n' ' '))"
 	   suites+=("$OPTARG") ;;
 	t) glob=$OPTARG ;;
-	T) case $OPTARG in '' | *[!0-9]*) echo "error: -T wants seconds, got '$OPTARG'" >&2; exit 2 ;; esac
+	T) case $OPTARG in '' | *[!0-9]*) die "-T wants seconds, got '$OPTARG'" ;; esac
 	   timeout=$OPTARG ;;
+	E) [ -r "$OPTARG" ] || die "-E $OPTARG: no such readable file"
+	   expect=$(cd "$(dirname "$OPTARG")" && pwd)/$(basename "$OPTARG") ;;
+	W) : >"$OPTARG" 2>/dev/null || die "-W $OPTARG: cannot write it"
+	   write=$(cd "$(dirname "$OPTARG")" && pwd)/$(basename "$OPTARG") ;;
 	l) list=1 ;;
 	*) usage ;;
 	esac
@@ -41,19 +53,20 @@ if [ ${#suites[@]} -eq 0 ]; then
 	for d in "$TESTS_DIR"/cases/*/; do suites+=("$(basename "$d")"); done
 fi
 
-cases=()
+cases=() names=()
 for s in "${suites[@]}"; do
 	for f in "$TESTS_DIR/cases/$s"/[0-9]*.sh; do
 		[ -f "$f" ] || continue
 		n=$(basename "$f" .sh)
 		# shellcheck disable=SC2053
-		[[ $n == $glob || $s/$n == $glob ]] && cases+=("$f")
+		[[ $n == $glob || $s/$n == $glob ]] && { cases+=("$f"); names+=("$s/$n"); }
 	done
 done
 if [ $list -eq 1 ]; then
-	for f in "${cases[@]}"; do echo "$(basename "$(dirname "$f")")/$(basename "$f" .sh)"; done
+	printf '%s\n' "${names[@]}"
 	exit 0
 fi
+[ ${#cases[@]} -gt 0 ] || die "no case matches (suites: ${suites[*]}, -t '$glob')"
 
 # The kernel's own KTAP helpers (tools/testing/selftests/kselftest/).
 ktap=${KTAP_HELPERS:-}
@@ -62,28 +75,47 @@ for c in "$ktap" "$TESTS_DIR/../build/linux/tools/testing/selftests/kselftest/kt
 	/usr/lib/kselftests/kselftest/ktap_helpers.sh; do
 	[ -n "$c" ] && [ -f "$c" ] && { ktap=$c; break; }
 done
-[ -f "$ktap" ] || { echo "error: ktap_helpers.sh not found; set KTAP_HELPERS to tools/testing/selftests/kselftest/ktap_helpers.sh of a kernel tree" >&2; exit 2; }
+[ -f "$ktap" ] || die "ktap_helpers.sh not found; set KTAP_HELPERS to tools/testing/selftests/kselftest/ktap_helpers.sh of a kernel tree"
 # shellcheck disable=SC1090
 . "$ktap"
+# shellcheck disable=SC1091
+. "$TESTS_DIR/lib/common.sh"
+kmsg_bin=$(test_bin kmsg)
+[ -x "$kmsg_bin" ] || die "$kmsg_bin not built (make -C tests)"
 
 if [ -n "${RDMA_CORE_BUILD:-}" ]; then
-	[ -d "$RDMA_CORE_BUILD/bin" ] || { echo "error: RDMA_CORE_BUILD=$RDMA_CORE_BUILD has no bin/" >&2; exit 2; }
+	[ -d "$RDMA_CORE_BUILD/bin" ] || die "RDMA_CORE_BUILD=$RDMA_CORE_BUILD has no bin/"
 	export PATH=$RDMA_CORE_BUILD/bin:$PATH
 	export LD_LIBRARY_PATH=$RDMA_CORE_BUILD/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 	export PYTHONPATH=$RDMA_CORE_BUILD/python${PYTHONPATH:+:$PYTHONPATH}
 fi
 
-dmesg_bad='WARNING:|BUG:|KASAN|kmemleak:|unreferenced object|possible circular locking|possible recursive locking|lockdep|DMA-API:|cm_destroy_id_wait_timeout|general protection|Oops'
-kmsg() { echo "$*" >/dev/kmsg 2>/dev/null || true; }
+# expected NAME: the expectation lines of case NAME and its sub-tests.
+expected() {
+	awk -v n="$1" '!/^[[:space:]]*(#|$)/ && ($1 == n || index($1, n ":") == 1)' "$expect" |
+		sed 's/[[:space:]]\{1,\}/ /g; s/ $//' | sort
+}
+
+# check_expected NAME ACTUAL_FILE: compare; print the differences, 1 if any.
+check_expected() {
+	local diffs
+	diffs=$(diff <(expected "$1") <(sort "$2") | sed -n 's/^< /expected: /p; s/^> /got:      /p')
+	[ -z "$diffs" ] && return 0
+	ktap_print_msg "$1: outcome differs from $(basename "$expect"):"
+	echo "$diffs" | sed 's/^/#   /'
+	return 1
+}
 
 ktap_print_header
-ktap_set_plan "${#cases[@]}"
-for f in "${cases[@]}"; do
-	name=$(basename "$(dirname "$f")")/$(basename "$f" .sh)
+plan=${#cases[@]}
+[ -z "$expect" ] || plan=$((plan + 1))
+ktap_set_plan "$plan"
+for i in "${!cases[@]}"; do
+	f=${cases[$i]} name=${names[$i]}
 	tmp=$(mktemp -d /tmp/rdmadma-case.XXXXXX)
-	marker="rdmadma-test: begin $name $$"
-	kmsg "$marker"
-	e0=$(cat /sys/kernel/debug/dma-api/error_count 2>/dev/null || echo 0)
+	seq0=$("$kmsg_bin" mark "rdmadma-test: begin $name $$") || seq0=
+	e0=$(dma_debug_errors)
+	l0=$(debug_locks)
 	t0=$(date +%s%N)
 	ktap_print_msg "$name: $(sed -n 's/^DESCRIPTION="\(.*\)"$/\1/p' "$f")"
 	# A case that needs longer than the default says so: TIMEOUT=SECONDS.
@@ -92,19 +124,43 @@ for f in "${cases[@]}"; do
 	CASE_TMP=$tmp timeout -k 10 "$t" bash "$TESTS_DIR/lib/run-case.sh" "$f" 2>&1 | sed 's/^\([^#]\)/# \1/'
 	rc=${PIPESTATUS[0]}
 	ms=$((($(date +%s%N) - t0) / 1000000))
-	kmsg "rdmadma-test: end $name $$"
-	bad=$(dmesg 2>/dev/null | awk -v m="$marker" 'seen; index($0, m) {seen = 1}' |
-		grep -E "$dmesg_bad" | grep -v 'rdmadma-test' | head -5)
-	e1=$(cat /sys/kernel/debug/dma-api/error_count 2>/dev/null || echo 0)
-	if [ "$rc" -eq 0 ] && [ -n "$bad" ]; then
-		ktap_print_msg "$name: kernel log reports during the case:"
-		echo "$bad" | sed 's/^/#   /'
+	why=()
+	if [ -z "$seq0" ]; then
+		why+=("cannot mark the kernel log (/dev/kmsg); its check did not run")
+	else
+		klog=$("$kmsg_bin" since "$seq0" 2>"$tmp/kmsg.err")
+		[ $? -eq 0 ] || why+=("$(cat "$tmp/kmsg.err")")
+		bad=$(grep -E "$DMESG_BAD" <<<"$klog" | grep -v "rdmadma-test: begin" | head -8)
+		[ -z "$bad" ] || why+=("kernel log reports during the case:" "$bad")
+	fi
+	e1=$(dma_debug_errors)
+	[ "$e1" -le "$e0" ] || why+=("dma-debug error_count grew from $e0 to $e1")
+	l1=$(debug_locks)
+	[ "$l0" != 1 ] || [ "$l1" = 1 ] || why+=("lockdep turned itself off during the case (debug_locks $l1)")
+	if [ ${#why[@]} -gt 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; then
+		printf '%s\n' "${why[@]}" | sed "1s|^|# $name: |; 2,\$s|^|#   |"
 		rc=1
 	fi
-	if [ "$rc" -eq 0 ] && [ "$e1" -gt "$e0" ]; then
-		ktap_print_msg "$name: dma-debug error_count grew from $e0 to $e1"
+
+	# This case's outcomes, one line each: "NAME RESULT [REASON]".
+	out=$tmp/outcomes
+	if [ -s "$tmp/subtests" ]; then
+		echo "    1..$(wc -l <"$tmp/subtests")"
+		awk '{ r = ($2 == "fail") ? "not ok" : "ok"; d = ""
+		       if ($2 == "skip") { d = $0; sub(/^[^ ]+ skip ?/, "", d); d = " # SKIP " d }
+		       printf "    %s %d %s%s\n", r, NR, $1, d }' "$tmp/subtests"
+		sed "s|^|$name:|" "$tmp/subtests" >"$out"
+	fi
+	case $rc in
+	0) echo "$name ok" ;;
+	"$KSFT_SKIP") echo "$name skip $(cat "$tmp/skip_reason" 2>/dev/null || echo 'no reason given')" ;;
+	*) echo "$name fail" ;;
+	esac >>"$out"
+	[ -z "$write" ] || cat "$out" >>"$write"
+	if [ -n "$expect" ] && ! check_expected "$name" "$out" && [ "$rc" -ne 1 ]; then
 		rc=1
 	fi
+
 	case $rc in
 	0) ktap_test_pass "$name" ;;
 	"$KSFT_SKIP")
@@ -116,5 +172,24 @@ for f in "${cases[@]}"; do
 	ktap_print_msg "$name: ${ms} ms"
 	rm -rf "$tmp"
 done
+
+# Cases the expectations name within this selection that did not run.
+if [ -n "$expect" ]; then
+	missing=$(awk '!/^[[:space:]]*(#|$)/ { sub(/:.*/, "", $1); print $1 }' "$expect" | sort -u |
+		while read -r n; do
+			printf '%s\n' "${names[@]}" | grep -qxF "$n" && continue
+			s=${n%%/*}
+			printf '%s\n' "${suites[@]}" | grep -qxF "$s" || continue
+			# shellcheck disable=SC2053
+			[[ ${n#*/} == $glob || $n == $glob ]] && echo "$n"
+		done)
+	if [ -z "$missing" ]; then
+		ktap_test_pass "expectations"
+	else
+		ktap_print_msg "expectations: $(basename "$expect") lists cases that do not exist:"
+		echo "$missing" | sed 's/^/#   /'
+		ktap_test_fail "expectations"
+	fi
+fi
 ktap_print_totals
 [ "$KTAP_CNT_FAIL" -eq 0 ]

@@ -11,10 +11,13 @@
 TESTS_DIR=${TESTS_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 KSFT_SKIP=4
 
-# Per-case scratch directory on a local filesystem (never the 9p share:
-# 9p I/O moves the pin counters the leak checks read).
-CASE_TMP=${CASE_TMP:-$(mktemp -d /tmp/rdmadma.XXXXXX)}
+# Per-case scratch directory on a local filesystem (never the 9p share),
+# made by run.sh. Sub-test results of the case go to $CASE_TMP/subtests.
+CASE_TMP=${CASE_TMP:-}
 SKIP_REASON=
+
+# Kernel messages that fail a case (run.sh) or the boot (env/004).
+DMESG_BAD='WARNING:|BUG:|KASAN|kmemleak:|unreferenced object|possible circular locking|possible recursive locking|lockdep|DMA-API:|cm_destroy_id_wait_timeout|general protection|Oops|Call Trace'
 
 skip_because() { SKIP_REASON=$*; return 1; }
 fail() { echo "# FAIL: $*"; return 1; }
@@ -43,12 +46,17 @@ _have_uverbs() {
 		[ -d /sys/class/infiniband_verbs ] || skip_because "kernel has no user verbs (CONFIG_INFINIBAND_USER_ACCESS)"
 }
 
+# A netdev with a PCI parent, for test-mode rxe.
+_have_testmode_netdev() {
+	[ -n "$(testmode_netdev)" ] ||
+		skip_because "no netdev with a PCI parent for test-mode rxe (set RXE_TESTMODE_NETDEV)"
+}
+
 # The rxe test mode of the patched kernel (rdma_rxe.dma_test_mode).
 _have_testmode() {
 	[ -e /sys/module/rdma_rxe/parameters/dma_test_mode ] ||
 		skip_because "rdma_rxe has no dma_test_mode parameter (kernel without the rxe test-mode patch)" || return 1
-	[ -n "$(testmode_netdev)" ] ||
-		skip_because "no netdev with a PCI parent for test-mode rxe (set RXE_TESTMODE_NETDEV)"
+	_have_testmode_netdev
 }
 
 # The gate of the patched kernel: a dma_coherence sysfs file on ib devices.
@@ -96,6 +104,59 @@ testmode_netdev() {
 
 netdev_ip() { ip -o -4 addr show dev "$1" | awk '{split($4,a,"/"); print a[1]; exit}'; }
 
+# ---- what the kernel must do with user memory -----------------------------------
+UMEM_DEBUGFS=/sys/kernel/debug/ib_umem
+
+# gate_on: the coherent-DMA gate of the patched kernel is there and not
+# switched off by its test aid (ib_umem/require_coherent).
+gate_on() {
+	grep -qsw dma_coherence_state /proc/kallsyms || return 1
+	[ "$(cat "$UMEM_DEBUGFS/require_coherent" 2>/dev/null || echo Y)" = Y ]
+}
+
+# mr_outcome stock|testmode: what a plain user MR must do on such an rxe
+# device here: success (mapped in place, or virtual DMA), refuse
+# (EOPNOTSUPP), or bounce (mapped through SWIOTLB: the unsafe path of a
+# kernel without the gate).
+mr_outcome() {
+	[ "$1" = stock ] && { echo success; return; }
+	case $(dma_config) in
+	swiotlb) if gate_on; then echo refuse; else echo bounce; fi ;;
+	*) echo success ;;
+	esac
+}
+
+# coherence_word stock|testmode: the dma_coherence word such a device must show.
+coherence_word() {
+	[ "$1" = stock ] && { echo virtual; return; }
+	case $(dma_config) in
+	swiotlb) echo swiotlb-forced ;;
+	*) echo coherent ;;
+	esac
+}
+
+# The PCI function test-mode rxe maps user memory with.
+testmode_parent() { basename "$(readlink -f "/sys/class/net/$(testmode_netdev)/device")"; }
+
+# reg_mr LABEL DEV stock|testmode [ARGS...]: the reg_mr tests on DEV as
+# sub-tests LABEL.*, told what this configuration must give. REG_MR_AS
+# (an array) prefixes the command, e.g. to run it as another user.
+reg_mr() {
+	local label=$1 dev=$2 kind=$3 dmadev=none map=
+	shift 3
+	if [ "$kind" = testmode ]; then
+		dmadev=$(testmode_parent)
+		case $(dma_config) in
+		direct) map=identity ;;
+		iommu) map=translated ;;
+		*) map=bounced ;;
+		esac
+	fi
+	RDMA_DEV=$dev RDMA_EXPECT=$(mr_outcome "$kind") RDMA_EXPECT_COHERENCE=$(coherence_word "$kind") \
+		RDMA_EXPECT_CC_BOUNCE=0 RDMA_DMA_DEVICE=$dmadev RDMA_DMA_MAP=$map \
+		harness "$label" ${REG_MR_AS[@]+"${REG_MR_AS[@]}"} "$(test_bin reg_mr)" "$@"
+}
+
 # ---- rxe devices ----------------------------------------------------------------
 RXE_CREATED=()
 
@@ -123,18 +184,19 @@ rxe_add() {
 	printf -v "$var" '%s' "$name"
 }
 
-# each_rxe FUNC: FUNC DEV on a stock rxe device, then on a test-mode one
-# when the kernel has the test mode; 1 if either failed. A case with no
-# test-mode part in some configuration sets NO_TESTMODE_REASON first.
+# each_rxe FUNC: FUNC DEV KIND on a stock rxe device (KIND stock), then on
+# a test-mode one (KIND testmode) when the kernel has the test mode; 1 if
+# either failed. A case with no test-mode part in some configuration sets
+# NO_TESTMODE_REASON first.
 each_rxe() {
 	local fn=$1 dev bad=0
 	rxe_add dev "$(rxe_netdev)" || return 1
-	"$fn" "$dev" || bad=1
+	"$fn" "$dev" stock || bad=1
 	if [ -n "${NO_TESTMODE_REASON:-}" ]; then
 		info "test-mode part not run: $NO_TESTMODE_REASON"
 	elif _have_testmode; then
 		rxe_add dev "$(testmode_netdev)" testmode || return 1
-		"$fn" "$dev" || bad=1
+		"$fn" "$dev" testmode || bad=1
 	else
 		info "test-mode part not run: $SKIP_REASON"
 	fi
@@ -232,11 +294,101 @@ run_pair() {
 	[ $src -eq 0 ] || { info "$name server exited $src"; return 1; }
 }
 
+# ---- sub-tests --------------------------------------------------------------------
+# subtest NAME ok|fail|skip [REASON]: record one sub-test of this case; run.sh
+# prints it as nested KTAP and holds it against the expectations (-E).
+# Returns 1 for fail, so that a case can write 'subtest x fail || bad=1'.
+subtest() {
+	local name=$1 res=$2
+	shift 2
+	case $res in
+	ok | fail) ;;
+	skip) [ $# -gt 0 ] || set -- "no reason given" ;;
+	*) echo "# FAIL: subtest $name: bad result '$res'"; res=fail ;;
+	esac
+	if grep -q "^$name " "$CASE_TMP/subtests" 2>/dev/null; then
+		echo "# FAIL: sub-test $name recorded twice in one case"
+		name=$name.again res=fail
+	fi
+	printf '%s %s%s\n' "$name" "$res" "${*:+ $*}" >>"$CASE_TMP/subtests"
+	[ "$res" != fail ]
+}
+
+# harness LABEL CMD...: run a kselftest_harness program (output shown) and
+# record each of its tests as sub-test LABEL.FIXTURE.TEST. A program that
+# runs no test, or fewer than it planned, fails sub-test LABEL.plan; one that
+# exits non-zero without a failed test fails LABEL.exit.
+harness() {
+	local label=$1 out rc=0 bad
+	shift
+	out=$(mktemp "$CASE_TMP/harness.XXXXXX")
+	"$@" >"$out" 2>&1 || rc=$?
+	cat "$out"
+	awk -v L="$label" -v rc=$rc '
+		/^1\.\.[0-9]+/ && !have { plan = substr($1, 4) + 0; have = 1 }
+		/^(not )?ok [0-9]+ / {
+			n++
+			name = ($1 == "not") ? $4 : $3
+			res = ($1 == "not") ? "fail" : "ok"
+			if (res == "ok" && (i = index($0, " # SKIP ")))
+				res = "skip " substr($0, i + 8)
+			print L "." name " " res
+			if ($1 == "not") failed = 1
+		}
+		END {
+			if (!have || n != plan || n == 0) print L ".plan fail"
+			else if (rc != 0 && !failed) print L ".exit fail"
+		}' "$out" >"$out.res"
+	bad=$(grep -c ' fail$' "$out.res")
+	while read -r n res reason; do subtest "$n" "$res" ${reason:+"$reason"} || true; done <"$out.res"
+	[ "$bad" -eq 0 ] || { info "$label: $bad failed (program exit $rc)"; return 1; }
+	return 0
+}
+
+# unittest_subtests LABEL LOG: record each test of a verbose unittest run
+# (rdma-core's run_tests.py -v) as sub-test LABEL.NAME, skips with their
+# reason. 1 if any failed or errored, or if LOG has no result at all.
+unittest_subtests() {
+	local label=$1 log=$2 n=0 bad=0 name res reason
+	while IFS=$'\t' read -r name res reason; do
+		subtest "$label.$name" "$res" ${reason:+"$reason"} || bad=1
+		n=$((n + 1))
+	done < <(sed -nE "s/^(test[A-Za-z0-9_]*) \(.*\) \.\.\. (ok|FAIL|ERROR|skipped '(.*)')$/\1\t\2\t\3/p" "$log" |
+		sed -E "s/\t(FAIL|ERROR)\t/\tfail\t/; s/\tskipped '.*'\t/\tskip\t/")
+	[ $n -gt 0 ] || { fail "no unittest result in $log"; return 1; }
+	return $bad
+}
+
 # ---- counters -------------------------------------------------------------------
 vmstat_get() { awk -v k="$1" '$1==k {print $2}' /proc/vmstat; }
-pins_outstanding() { echo $(($(vmstat_get nr_foll_pin_acquired) - $(vmstat_get nr_foll_pin_released))); }
 swiotlb_used() { cat /sys/kernel/debug/swiotlb/io_tlb_used 2>/dev/null || echo 0; }
 dma_debug_errors() { cat /sys/kernel/debug/dma-api/error_count 2>/dev/null || echo 0; }
+# 1 or 0 where the kernel has lockdep, - where it has none.
+debug_locks() { awk '$1 == "debug_locks:" {print $2; f = 1} END {if (!f) print "-"}' /proc/lockdep_stats 2>/dev/null || echo -; }
+
+# ---- kmemleak -----------------------------------------------------------------------
+KMEMLEAK=/sys/kernel/debug/kmemleak
+
+# kmemleak_clear: forget what is already reported, so that a later
+# kmemleak_check sees only what was leaked since. 1 if kmemleak is missing.
+kmemleak_clear() { [ -w "$KMEMLEAK" ] && echo clear >"$KMEMLEAK"; }
+
+# kmemleak_check: report unreferenced objects leaked since kmemleak_clear.
+# An object is reported only once it is older than kmemleak's minimum age
+# (5 s) and was found unreferenced by a scan; scan after that age, twice.
+# Writing "scan" fails (EPERM) when kmemleak turned itself off, so a
+# successful scan also proves it still works.
+kmemleak_check() {
+	local leaks
+	[ -w "$KMEMLEAK" ] || { fail "kmemleak is not available ($KMEMLEAK)"; return 1; }
+	sleep 6
+	echo scan >"$KMEMLEAK" || { fail "kmemleak scan refused: kmemleak is off"; return 1; }
+	echo scan >"$KMEMLEAK" || { fail "kmemleak scan refused: kmemleak is off"; return 1; }
+	leaks=$(cat "$KMEMLEAK") || { fail "cannot read $KMEMLEAK"; return 1; }
+	[ -z "$leaks" ] && return 0
+	echo "$leaks" | head -40 | sed 's/^/#   /'
+	fail "kmemleak reports unreferenced objects"
+}
 
 # The C test programs (tests/Makefile builds them into build/tests, or
 # TEST_BIN_DIR for a stand-alone build).

@@ -2,6 +2,7 @@
 # Run one case file: source it, check requires(), run test_case(), clean up.
 # Exit: 0 pass, 1 fail, 4 skip (reason in $CASE_TMP/skip_reason).
 set -u
+[ -n "${CASE_TMP:-}" ] && [ -d "$CASE_TMP" ] || { echo "run-case.sh: CASE_TMP must name a directory (run.sh makes one)" >&2; exit 2; }
 . "$(dirname "$0")/common.sh"
 case_file=$1
 # shellcheck disable=SC1090
@@ -19,4 +20,11 @@ if declare -F requires >/dev/null && ! requires; then
 	echo "${SKIP_REASON:-prerequisite missing}" >"$CASE_TMP/skip_reason"
 	exit "$KSFT_SKIP"
 fi
-test_case
+rc=0
+test_case || rc=$?
+# A failed sub-test fails its case, whatever test_case returned.
+if [ $rc -eq 0 ] && grep -q ' fail$' "$CASE_TMP/subtests" 2>/dev/null; then
+	echo "# FAIL: sub-tests failed: $(grep ' fail$' "$CASE_TMP/subtests" | cut -d' ' -f1 | tr '\n' ' ')"
+	rc=1
+fi
+exit $rc

@@ -52,10 +52,13 @@ export RDMA_DMA_CONFIG PROJ=/run/project
 export RXE_NETDEV=eth0 RXE_TESTMODE_NETDEV=eth1 RDMA_TEST_ARTIFACTS=/run/results
 say "config $RDMA_DMA_CONFIG; running: ${GUEST_CMD[*]}"
 cd /run/project || bye
-rc=0
-"${GUEST_CMD[@]}" 2>&1 </dev/null | tee /tmp/output.ktap >/dev/console || true
-rc=${PIPESTATUS[0]}
-cp /tmp/output.ktap /run/results/output.ktap
+# The exit status of the command, and of tee: a tee that lost output must
+# not turn into a pass, so it fails the run (125) instead.
+"${GUEST_CMD[@]}" 2>&1 </dev/null | tee /tmp/output.ktap >/dev/console
+st=("${PIPESTATUS[@]}")
+rc=${st[0]}
+[ "${st[1]}" -eq 0 ] || { say "tee exited ${st[1]}: the KTAP output is incomplete"; rc=125; }
+cp /tmp/output.ktap /run/results/output.ktap || { say "cannot copy the KTAP output to the results share"; rc=125; }
 dmesg >/run/results/dmesg.txt 2>/dev/null
 echo "$rc" >/run/results/exit_code
 say "done, exit $rc"

@@ -3,10 +3,12 @@
 # and print one KTAP stream plus the closing line "N passed, N failed, N skipped".
 #
 #   tests/vm/matrix.sh [--configs direct,swiotlb,iommu] [--suites LIST]
-#                      [--kernel PATH] [--tag NAME] [--reuse]
+#                      [--kernel PATH] [--tag NAME] [--expect KIND] [--reuse]
 #                      [run-vm.sh options...]
 #
 # Results go to build/vm/<tag>-<config>/ (tag defaults to "check").
+# --expect KIND: hold each guest to tests/expect/KIND-<config> (run.sh -E):
+# a missing, unlisted or unexpectedly skipped test point fails it.
 # --reuse: a configuration whose previous run passed, with byte-identical
 # inputs (kernel image, tests and test programs, rdma-core build, Debian
 # packages used in the guest, harness, options), is not booted again; its
@@ -16,17 +18,18 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
-configs=direct,swiotlb,iommu tag=check pass_through=() reuse=0 initrd=
+configs=direct,swiotlb,iommu tag=check pass_through=() reuse=0 initrd= kind=
 kernel=$top/build/kbuild/arch/x86/boot/bzImage rdma_core=$top/build/rdma-core/build
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--configs) configs=${2:?--configs needs a list}; shift 2 ;;
 	--tag) tag=${2:?--tag needs a name}; shift 2 ;;
 	--reuse) reuse=1; shift ;;
+	--expect) kind=${2:?--expect needs a kind (tests/expect/KIND-CONFIG)}; shift 2 ;;
 	--kernel) kernel=${2:?--kernel needs a path}; pass_through+=("$1" "$2"); shift 2 ;;
 	--initrd) initrd=${2:?--initrd needs a path}; pass_through+=("$1" "$2"); shift 2 ;;
 	--no-rdma-core) rdma_core=; pass_through+=("$1"); shift ;;
-	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) pass_through+=("$1"); shift ;;
 	esac
 done
@@ -34,7 +37,7 @@ done
 # inputs_key CONFIG: one hash over everything a guest's result depends on.
 inputs_key() {
 	{
-		echo "config=$1 args=${pass_through[*]}"
+		echo "config=$1 expect=$kind args=${pass_through[*]}"
 		sha256sum "$kernel" ${initrd:+"$initrd"}
 		(cd "$top" && find tests -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum)
 		find "$top/build/tests" -maxdepth 1 -type f -print0 2>/dev/null | sort -z | xargs -0r sha256sum
@@ -49,6 +52,10 @@ inputs_key() {
 IFS=, read -ra cfgs <<<"$configs"
 for c in "${cfgs[@]}"; do
 	case "$c" in direct | swiotlb | iommu) ;; *) echo "error: unknown DMA configuration '$c' (direct, swiotlb or iommu)" >&2; exit 2 ;; esac
+	if [ -n "$kind" ] && [ ! -f "$top/tests/expect/$kind-$c" ]; then
+		echo "error: no expectation file tests/expect/$kind-$c" >&2
+		exit 2
+	fi
 done
 
 pass=0 fail=0 skip=0 broken=()
@@ -65,7 +72,8 @@ for c in "${cfgs[@]}"; do
 		rc=0
 	else
 		rm -f "$out/inputs.passed"
-		"$here/run-vm.sh" --config "$c" --out "$out" "${pass_through[@]}"
+		"$here/run-vm.sh" --config "$c" --out "$out" ${kind:+--expect "$top/tests/expect/$kind-$c"} \
+			"${pass_through[@]}"
 		rc=$?
 		# Only a clean pass is ever reused; a failure always runs again.
 		[ -n "$key" ] && [ $rc -eq 0 ] && ! grep -qE '^not ok ' "$out/output.ktap" 2>/dev/null &&
@@ -89,6 +97,14 @@ for c in "${cfgs[@]}"; do
 		continue
 	fi
 	grep -E '^not ok [0-9]+ ' "$out/output.ktap" | sed "s/^/# $c: /"
+	# The plan must match the test points: fewer means the run stopped early.
+	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$out/output.ktap" | head -1)
+	if [ "${plan:-x}" != $((p + f)) ]; then
+		echo "# config $c: plan 1..${plan:-?} but $((p + f)) test points"
+		broken+=("$c")
+		fail=$((fail + 1))
+		continue
+	fi
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "# config $c: runner exited $rc without a failed test point"
 		broken+=("$c")

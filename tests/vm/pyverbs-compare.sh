@@ -1,26 +1,52 @@
 #!/usr/bin/env bash
-# Compare the pyverbs failures of two guests (tests/cases/pyverbs/002 writes
-# pyverbs-failures.txt into each results directory) and print one KTAP line.
+# Compare rdma-core's whole suite on two kernels (tests/cases/pyverbs/002
+# writes pyverbs-{failures,flaky,skipped}.txt into each results directory)
+# and print one KTAP line.
 #
 #   tests/vm/pyverbs-compare.sh BASELINE_DIR DIR
 #
-# A failure in DIR that BASELINE_DIR (the stock kernel) does not have fails;
-# so does a missing list, which means the suite did not run. Exit 0 or 1.
+# DIR (the patched kernel) fails where it has, and BASELINE_DIR (the stock
+# kernel) has not:
+#   - a failure (a test that failed four times running);
+#   - a flaky test (failed, then passed when run again), unless it failed or
+#     was flaky on the baseline too;
+#   - a skip: rdma-core turns EOPNOTSUPP into a skip, so a registration the
+#     patched kernel wrongly refuses shows up as a new skip.
+# A missing list means the suite did not run there, and fails too.
 set -u
-[ $# -eq 2 ] || { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-base=$1/pyverbs-failures.txt ours=$2/pyverbs-failures.txt
-name="pyverbs: no failure the stock kernel does not have"
-for f in "$base" "$ours"; do
-	[ -f "$f" ] || { echo "not ok 1 $name"; echo "# missing $f: the whole-suite case did not run there"; exit 1; }
+[ $# -eq 2 ] || { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+name="pyverbs: no failure, flake or skip the stock kernel does not have"
+for d in "$1" "$2"; do
+	for k in failures flaky skipped; do
+		[ -f "$d/pyverbs-$k.txt" ] ||
+			{ echo "not ok 1 $name"; echo "# missing $d/pyverbs-$k.txt: the whole-suite case did not run there"; exit 1; }
+	done
 done
 echo "# stock:   $(tr '\n' ' ' <"$1/pyverbs-totals.txt" 2>/dev/null)"
 echo "# patched: $(tr '\n' ' ' <"$2/pyverbs-totals.txt" 2>/dev/null)"
-new=$(sort -u "$base" | comm -13 - <(sort -u "$ours"))
-gone=$(sort -u "$ours" | comm -13 - <(sort -u "$base"))
+
+# only_in LIST... -- OURS: lines of OURS in none of the LISTs.
+only_in() {
+	local lists=()
+	while [ "$1" != -- ]; do lists+=("$1"); shift; done
+	sort -u "$2" | comm -13 <(cat "${lists[@]}" | sort -u) -
+}
+bad=0
+report() {
+	[ -z "$2" ] && return 0
+	echo "# $1:"; sed 's/^/#   /' <<<"$2"
+	bad=1
+}
+report "failing on the patched kernel only" \
+	"$(only_in "$1/pyverbs-failures.txt" -- "$2/pyverbs-failures.txt")"
+report "flaky on the patched kernel only" \
+	"$(only_in "$1/pyverbs-failures.txt" "$1/pyverbs-flaky.txt" -- "$2/pyverbs-flaky.txt")"
+report "skipped on the patched kernel only" \
+	"$(only_in "$1/pyverbs-skipped.txt" -- "$2/pyverbs-skipped.txt")"
+gone=$(only_in "$2/pyverbs-failures.txt" -- "$1/pyverbs-failures.txt")
 [ -z "$gone" ] || { echo "# failing on stock only:"; sed 's/^/#   /' <<<"$gone"; }
-if [ -n "$new" ]; then
+if [ $bad -ne 0 ]; then
 	echo "not ok 1 $name"
-	echo "# new failures:"; sed 's/^/#   /' <<<"$new"
 	exit 1
 fi
-echo "ok 1 $name ($(wc -l <"$ours") failing on both)"
+echo "ok 1 $name ($(wc -l <"$2/pyverbs-failures.txt") failing and $(wc -l <"$2/pyverbs-flaky.txt") flaky on both, $(wc -l <"$2/pyverbs-skipped.txt") skipped on both)"

@@ -12,13 +12,16 @@
 #   --accel A       tcg (default) or kvm; kvm only when asked, and it must work
 #   --append STR    extra kernel command line
 #   --suites LIST   comma-separated suites for tests/run.sh (default: all)
+#   --expect FILE   expected outcomes for tests/run.sh -E (default: none)
 #   --no-rdma-core  use the host's rdma-core binaries, not build/rdma-core
 #   --device SPEC   one more QEMU -device (repeatable; make bench adds a spare
 #                   PCI function for dma_map_benchmark)
 #
 # COMMAND runs in the guest from the project directory. Output: DIR/output.ktap,
-# DIR/console.log (serial), DIR/dmesg.txt, DIR/exit_code. Exit status is the
-# command's; 125 when the guest never finished (the serial log path is printed).
+# DIR/console.log (serial), DIR/dmesg.txt, DIR/exit_code, and for the default
+# command DIR/outcomes.txt (every outcome, in the format of tests/expect/).
+# Exit status is the command's; 125 when the guest never finished (the serial
+# log path is printed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -27,7 +30,7 @@ die() { echo "error: $*" >&2; exit 2; }
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 config=direct kernel=$top/build/kbuild/arch/x86/boot/bzImage out= tmo=2400 accel=tcg
-append= suites= rdma_core=$top/build/rdma-core/build initrd=
+append= suites= rdma_core=$top/build/rdma-core/build initrd= expect=
 qemu_dev=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
 	--accel) accel=${2:?--accel needs tcg or kvm}; shift 2 ;;
 	--append) append=${2?--append needs a string}; shift 2 ;;
 	--suites) suites=${2:?--suites needs a list}; shift 2 ;;
+	--expect) expect=${2:?--expect needs a file}; shift 2 ;;
 	--no-rdma-core) rdma_core=; shift ;;
 	--device) qemu_dev+=(-device "${2:?--device needs a QEMU device spec}"); shift 2 ;;
 	-h | --help) usage 0 ;;
@@ -72,6 +76,11 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installe
 [ -x /bin/busybox ] || die "/bin/busybox missing (package busybox-static); run 'make deps'"
 [ -f "$kernel" ] || die "no kernel at $kernel; run 'make kernel'"
 [ -z "$initrd" ] || [ -f "$initrd" ] || die "no initramfs at $initrd"
+if [ -n "$expect" ]; then
+	[ -f "$expect" ] || die "--expect $expect: no such file"
+	expect=$(cd "$(dirname "$expect")" && pwd)/$(basename "$expect")
+	case $expect in "$top"/*) ;; *) die "--expect $expect: must lie inside $top (the guest sees only the project)" ;; esac
+fi
 if [ -n "$rdma_core" ] && [ ! -x "$rdma_core/bin/ibv_devinfo" ]; then
 	die "no rdma-core build at $rdma_core; run 'make rdma-core' or pass --no-rdma-core"
 fi
@@ -80,10 +89,10 @@ case "$top" in /proc/* | /sys/* | /dev/*) die "project directory $top cannot be 
 out=${out:-$top/build/vm/$config}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -f "$out"/{output.ktap,console.log,dmesg.txt,exit_code,job.sh,pyverbs-failures.txt,pyverbs-totals.txt}
+rm -f "$out"/{output.ktap,outcomes.txt,console.log,dmesg.txt,exit_code,job.sh} "$out"/pyverbs-*.txt
 
 if [ $# -eq 0 ]; then
-	set -- tests/run.sh
+	set -- tests/run.sh -W /run/results/outcomes.txt ${expect:+-E "${expect#"$top"/}"}
 	if [ -n "$suites" ]; then
 		IFS=, read -ra ss <<<"$suites"
 		for s in "${ss[@]}"; do set -- "$@" -s "$s"; done
@@ -97,7 +106,9 @@ fi
 } >"$out/job.sh"
 
 cmdline="console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144 ro"
-cmdline+=" init=$here/guest-init.sh panic=-1 $append"
+# A log buffer that holds a whole run, and userspace markers never rate-limited:
+# run.sh reads each case's messages by sequence number and fails on a gap.
+cmdline+=" init=$here/guest-init.sh panic=-1 log_buf_len=16M printk.devkmsg=on $append"
 
 nic=virtio-net-pci,disable-legacy=on,iommu_platform=on
 qemu=(qemu-system-x86_64 "${accel_opt[@]}" -smp 2 -m 3G -machine q35 -nographic -no-reboot

@@ -18,27 +18,26 @@ case_cleanup() {
 	return 0
 }
 
-# inject DEV FUNC ERRNO NTH SIZE: call NTH of FUNC fails with -ERRNO.
+# inject LABEL DEV KIND FUNC ERRNO NTH SIZE: call NTH of FUNC fails with -ERRNO.
 inject() {
-	info "$1: call $4 of $2 fails with -$3, $5-byte region"
-	RDMA_DEV=$1 RDMA_EXPECT=success RDMA_INJECT=$2:$3:$4 RDMA_INJECT_SIZE=$5 \
-		"$(test_bin reg_mr)" -t injected_failure
+	info "$2: call $6 of $4 fails with -$5, $7-byte region"
+	RDMA_INJECT=$4:$5:$6 RDMA_INJECT_SIZE=$7 reg_mr "$1" "$2" "$3" -t injected_failure
 }
 
 # Each step on one device: the first pin, a later pin with the first chunk
 # (512 pages on x86-64) already pinned, and the map after a full pin.
 inject_all() {
-	local dev=$1 bad=0
-	inject "$dev" ib_umem_pin_pages 14 1 65536 || bad=1		# EFAULT
-	inject "$dev" ib_umem_pin_pages 12 2 4194304 || bad=1		# ENOMEM
-	inject "$dev" ib_umem_dma_map 12 1 4194304 || bad=1		# ENOMEM
-	inject "$dev" ib_umem_dma_map 5 1 65536 || bad=1		# EIO
+	local dev=$1 kind=$2 bad=0
+	inject "$kind-pin1-efault" "$dev" "$kind" ib_umem_pin_pages 14 1 65536 || bad=1
+	inject "$kind-pin2-enomem" "$dev" "$kind" ib_umem_pin_pages 12 2 4194304 || bad=1
+	inject "$kind-map-enomem" "$dev" "$kind" ib_umem_dma_map 12 1 4194304 || bad=1
+	inject "$kind-map-eio" "$dev" "$kind" ib_umem_dma_map 5 1 65536 || bad=1
 	return $bad
 }
 
 test_case() {
 	# Test-mode rxe maps through the PCI function's DMA ops, but under
 	# swiotlb it refuses before pinning: nothing there to fail.
-	[ "$(dma_config)" = swiotlb ] && NO_TESTMODE_REASON="swiotlb refuses before the pin step"
+	[ "$(mr_outcome testmode)" = refuse ] && NO_TESTMODE_REASON="test mode refuses before the pin step here"
 	each_rxe inject_all
 }

@@ -2,33 +2,35 @@
 DESCRIPTION="an unprivileged user meets the gate exactly as root does, hits RLIMIT_MEMLOCK, and cannot flip the rxe test mode"
 
 NOBODY=${NOBODY_UID:-65534}
+PARAM=/sys/module/rdma_rxe/parameters/dma_test_mode
 
 requires() {
 	_have_root && _have_rxe && _have_uverbs && _have_test_bin reg_mr && _have_cmd setpriv
 }
 
-as_nobody() { setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups "$@"; }
+# as_nobody DEV KIND: the reg_mr tests as uid $NOBODY with RLIMIT_MEMLOCK 64 KiB.
+as_nobody() {
+	local REG_MR_AS=(setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups)
+	(ulimit -l 64 && reg_mr "nobody-$2" "$1" "$2")
+}
 
 test_case() {
-	local dev expect=success bad=0 p=/sys/module/rdma_rxe/parameters/dma_test_mode
-	rxe_add dev "$(rxe_netdev)" || return 1
-	info "stock rxe as uid $NOBODY, RLIMIT_MEMLOCK 64 KiB"
-	(ulimit -l 64 && RDMA_DEV=$dev RDMA_EXPECT=success as_nobody "$(test_bin reg_mr)") || bad=1
-	if _have_testmode && _have_gate; then
-		[ "$(dma_config)" = swiotlb ] && expect=refuse
-		rxe_add dev "$(testmode_netdev)" testmode || return 1
-		info "test-mode rxe as uid $NOBODY, expecting $expect"
-		(ulimit -l 64 && RDMA_DEV=$dev RDMA_EXPECT=$expect as_nobody "$(test_bin reg_mr)") || bad=1
-		if as_nobody sh -c "echo 1 > $p" 2>/dev/null; then
-			fail "uid $NOBODY could write $p"; bad=1
-			echo 0 >"$p"
-		fi
-		[ "$(cat $p)" = N ] || { fail "$p is $(cat $p) after the unprivileged write"; bad=1; }
-		# Root: invalid input is refused and changes nothing.
-		if echo maybe >"$p" 2>/dev/null; then fail "$p accepted 'maybe'"; bad=1; fi
-		[ "$(cat $p)" = N ] || { fail "$p changed after invalid input"; bad=1; }
+	local bad=0
+	each_rxe as_nobody || bad=1
+	_have_testmode || return $bad
+	# The test-mode switch is root's, and takes only a boolean.
+	if setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups sh -c "echo 1 > $PARAM" 2>/dev/null; then
+		subtest param-unprivileged-write fail; fail "uid $NOBODY could write $PARAM"; bad=1
+		echo 0 >"$PARAM"
+	elif [ "$(cat $PARAM)" = N ]; then
+		subtest param-unprivileged-write ok
 	else
-		info "test-mode part not run: $SKIP_REASON"
+		subtest param-unprivileged-write fail; fail "$PARAM is $(cat $PARAM) after the write"; bad=1
+	fi
+	if echo maybe >"$PARAM" 2>/dev/null || [ "$(cat $PARAM)" != N ]; then
+		subtest param-invalid-value fail; fail "$PARAM took 'maybe' ($(cat $PARAM))"; bad=1
+	else
+		subtest param-invalid-value ok
 	fi
 	return $bad
 }

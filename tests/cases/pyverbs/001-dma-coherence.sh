@@ -9,18 +9,19 @@ requires() {
 		skip_because "rdma-core without this project's test_dma_coherence.py"
 }
 
-# run_pyverbs DEV: run the module against DEV; fail on failures or errors,
-# and on a run where every test skipped (that would prove nothing).
+# run_pyverbs DEV KIND: run the module against DEV, each test a sub-test
+# KIND.NAME; fail on failures or errors, and on a run where every test
+# skipped (that would prove nothing).
 run_pyverbs() {
 	local dev=$1 log=$CASE_TMP/pyverbs.$1
 	# bin/run_tests.py is a wrapper with build-time paths; call the real one.
 	PYTHONPATH=$RDMA_CORE_BUILD/python /usr/bin/python3 "$RDMA_CORE_BUILD/../tests/run_tests.py" \
-		--dev "$dev" -v test_dma_coherence >"$log" 2>&1
+		--dev "$dev" -v test_dma_coherence >"$log" 2>&1 </dev/null
 	local rc=$?
 	sed 's/^/#   /' "$log"
-	[ $rc -eq 0 ] || fail "run_tests.py exited $rc on $dev" || return 1
-	grep -qE '^OK \(skipped=[0-9]+\)$' "$log" &&
-		[ "$(grep -cE ' ok$' "$log")" -eq 0 ] && fail "every test skipped on $dev" && return 1
+	unittest_subtests "$2" "$log" || return 1
+	[ $rc -eq 0 ] || { fail "run_tests.py exited $rc on $dev"; return 1; }
+	[ "$(grep -cE ' \.\.\. ok$' "$log")" -gt 0 ] || { fail "no test passed on $dev: every one skipped"; return 1; }
 	return 0
 }
 

@@ -1,0 +1,33 @@
+# shellcheck shell=bash
+DESCRIPTION="the refusal at map time, after every page was pinned (refusal before pinning switched off): EOPNOTSUPP, every page unpinned"
+
+EARLY=/sys/kernel/debug/ib_umem/early_refusal
+
+requires() {
+	_have_root && _have_rxe && _have_uverbs && _have_test_bin reg_mr && _have_testmode &&
+		_have_gate && _have_dma_config swiotlb || return 1
+	[ -w "$EARLY" ] || skip_because "kernel without the ib_umem/early_refusal test switch (CONFIG_INFINIBAND_UMEM_TEST)"
+}
+
+case_cleanup() { echo Y >"$EARLY" 2>/dev/null; true; }
+
+test_case() {
+	local dev acq0 acq1 bad=0
+	rxe_add dev "$(testmode_netdev)" testmode || return 1
+	echo N >"$EARLY" || { fail "cannot switch $EARLY off"; return 1; }
+	acq0=$(vmstat_get nr_foll_pin_acquired)
+	RDMA_LATE_REFUSAL=1 reg_mr testmode "$dev" testmode -t late_refusal || bad=1
+	acq1=$(vmstat_get nr_foll_pin_acquired)
+	echo Y >"$EARLY"
+	# Second check, system-wide: the 20 registrations of 1024 pages really
+	# pinned before they were refused (other activity only adds to it).
+	info "nr_foll_pin_acquired grew by $((acq1 - acq0)) (20 x 1024 pages asked for)"
+	if [ $((acq1 - acq0)) -ge 20480 ]; then
+		subtest pinned-before-refusal ok
+	else
+		subtest pinned-before-refusal fail
+		fail "the registrations were refused before pinning: the switch did not take"
+		bad=1
+	fi
+	return $bad
+}
