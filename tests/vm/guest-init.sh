@@ -1,27 +1,29 @@
 #!/bin/bash
-# PID 1 of the test guest. The root filesystem is the host's /, read-only
-# over 9p; the writable "results" share holds job.sh (written by run-vm.sh)
-# and receives the output. Ends with a forced power-off in every case.
+# PID 1 of the test guest (or started by /rdmadma-init of another root).
+# The root filesystem is read-only over 9p: the host's /, or a Debian root
+# a ci/ script built. The project comes from its own read-only share
+# ("project"), and the writable "results" share holds job.sh (written by
+# run-vm.sh) and receives the output. Ends with a forced power-off in every
+# case.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8
 
 say() { echo "guest-init: $*" >/dev/console; }
 bye() { sync; /bin/busybox poweroff -f; sleep 5; echo o >/proc/sysrq-trigger; }
 
-mount -t proc proc /proc
+mountpoint -q /proc || mount -t proc proc /proc
 mount -t sysfs sys /sys
 mountpoint -q /dev || mount -t devtmpfs dev /dev
 mount -t debugfs debugfs /sys/kernel/debug
-mount -t tmpfs -o mode=0755 run /run
+mountpoint -q /run || mount -t tmpfs -o mode=0755 run /run
 mkdir -p /run/results /run/project
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /run/results ||
-	{ say "cannot mount the results share"; bye; }
+p9=trans=virtio,version=9p2000.L,msize=262144
+mountpoint -q /run/project || mount -t 9p -o "$p9,ro" project /run/project ||
+	{ say "cannot mount the project share"; bye; }
+mount -t 9p -o "$p9" results /run/results || { say "cannot mount the results share"; bye; }
 [ -f /run/results/job.sh ] || { say "no job.sh in the results share"; bye; }
 # shellcheck disable=SC1091
 . /run/results/job.sh
-# The project may live under /tmp, which a tmpfs is about to cover: reach it
-# through a bind mount taken first.
-mount --bind "$PROJ_HOST" /run/project || { say "cannot bind $PROJ_HOST"; bye; }
 for d in /tmp /var/tmp /var/log /root; do mount -t tmpfs -o mode=1777 tmp "$d"; done
 # Builds record absolute paths (rdma-core's in-place provider directory, for
 # one): put the project back at its host path when a tmpfs now hides it.

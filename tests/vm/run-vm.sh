@@ -16,6 +16,14 @@
 #   --no-rdma-core  use the host's rdma-core binaries, not build/rdma-core
 #   --device SPEC   one more QEMU -device (repeatable; make bench adds a spare
 #                   PCI function for dma_map_benchmark)
+#   --root DIR      root filesystem of the guest (default: the host's /);
+#                   another root must hold /rdmadma-init (see below)
+#
+# The project is shared read-only with every guest (9p tag "project") and
+# mounted at /run/project. With the host's root, init is tests/vm/guest-init.sh
+# there; another root (a Debian of another release or architecture, made by
+# a ci/ script) provides /rdmadma-init, which mounts the project share and
+# hands over to the same guest-init.sh.
 #
 # COMMAND runs in the guest from the project directory. Output: DIR/output.ktap,
 # DIR/console.log (serial), DIR/dmesg.txt, DIR/exit_code, and for the default
@@ -30,7 +38,7 @@ die() { echo "error: $*" >&2; exit 2; }
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 config=direct kernel=$top/build/kbuild/arch/x86/boot/bzImage out= tmo=2400 accel=tcg
-append= suites= rdma_core=$top/build/rdma-core/build initrd= expect=
+append= suites= rdma_core=$top/build/rdma-core/build initrd= expect= root=/
 qemu_dev=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -43,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--append) append=${2?--append needs a string}; shift 2 ;;
 	--suites) suites=${2:?--suites needs a list}; shift 2 ;;
 	--expect) expect=${2:?--expect needs a file}; shift 2 ;;
+	--root) root=${2:?--root needs a directory}; shift 2 ;;
 	--no-rdma-core) rdma_core=; shift ;;
 	--device) qemu_dev+=(-device "${2:?--device needs a QEMU device spec}"); shift 2 ;;
 	-h | --help) usage 0 ;;
@@ -76,6 +85,11 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installe
 [ -x /bin/busybox ] || die "/bin/busybox missing (package busybox-static); run 'make deps'"
 [ -f "$kernel" ] || die "no kernel at $kernel; run 'make kernel'"
 [ -z "$initrd" ] || [ -f "$initrd" ] || die "no initramfs at $initrd"
+if [ "$root" != / ]; then
+	[ -d "$root" ] || die "--root $root: no such directory"
+	root=$(cd "$root" && pwd)
+	[ -x "$root/rdmadma-init" ] || die "--root $root has no executable /rdmadma-init (made by the ci/ script that builds it)"
+fi
 if [ -n "$expect" ]; then
 	[ -f "$expect" ] || die "--expect $expect: no such file"
 	expect=$(cd "$(dirname "$expect")" && pwd)/$(basename "$expect")
@@ -108,14 +122,17 @@ fi
 cmdline="console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144 ro"
 # A log buffer that holds a whole run, and userspace markers never rate-limited:
 # run.sh reads each case's messages by sequence number and fails on a gap.
-cmdline+=" init=$here/guest-init.sh panic=-1 log_buf_len=16M printk.devkmsg=on $append"
+if [ "$root" = / ]; then init=$here/guest-init.sh; else init=/rdmadma-init; fi
+cmdline+=" init=$init panic=-1 log_buf_len=16M printk.devkmsg=on $append"
 
 nic=virtio-net-pci,disable-legacy=on,iommu_platform=on
 qemu=(qemu-system-x86_64 "${accel_opt[@]}" -smp 2 -m 3G -machine q35 -nographic -no-reboot
 	-monitor none -serial "file:$out/console.log" "${qemu_dev[@]}"
 	-kernel "$kernel" ${initrd:+-initrd "$initrd"} -append "$cmdline"
-	-fsdev local,id=r,path=/,security_model=none,readonly=on,multidevs=remap
+	-fsdev "local,id=r,path=$root,security_model=none,readonly=on,multidevs=remap"
 	-device virtio-9p-pci,fsdev=r,mount_tag=/dev/root
+	-fsdev "local,id=proj,path=$top,security_model=none,readonly=on,multidevs=remap"
+	-device virtio-9p-pci,fsdev=proj,mount_tag=project
 	-fsdev "local,id=res,path=$out,security_model=none"
 	-device virtio-9p-pci,fsdev=res,mount_tag=results
 	-netdev user,id=n0,restrict=on,ipv6=off -device "$nic,netdev=n0"
