@@ -11,13 +11,14 @@ SUITES ?=
 CONFIG ?= direct
 export CONFIGS SUITES FRESH JOBS
 
-.PHONY: help run check check-full mutants bench deps sources kernel kernel-stock kernel-kasan \
-	kernel-nogate rdma-core vm export-kernel export-rdma-core clean
+.PHONY: help run check check-full check-arm64 mutants bench deps sources kernel kernel-stock \
+	kernel-kasan kernel-nogate rdma-core vm export-kernel export-rdma-core clean
 
 help:
 	@echo "make run            build, boot soft-RoCE in QEMU, show registration working, refused, and what the refusal prevents"
 	@echo "make check          the test run CI does (.ci/run): patched kernel in CONFIGS=$(CONFIGS), Debian's userspace"
 	@echo "make check-full     make check plus stock, nogate, KASAN and Debian 12 kernels, pyverbs compared, mutants"
+	@echo "make check-arm64    arm64 guests (QEMU virt, TCG): non-coherent, coherent, SMMUv3, nogate"
 	@echo "make mutants        build the kernel with each tests/mutants/*.patch and check that the suites catch it"
 	@echo "make bench          stock against patched kernel: reg_mr, refusal, perftest, dma_map"
 	@echo "make deps           apt-get what the build and the guest need (idempotent)"
@@ -40,6 +41,9 @@ check:
 
 check-full:
 	@ci/check.sh --full
+
+check-arm64:
+	@ci/check-arm64.sh
 
 mutants:
 	@ci/mutants.sh

@@ -16,6 +16,11 @@ PKGS=(
 	ibverbs-utils rdmacm-utils ibverbs-providers
 	# bench plots
 	gnuplot-nox
+	# arm64 guests (make check-arm64): cross compiler, QEMU, device-tree
+	# tools, the arm64 Debian root (mmdebstrap; qemu-user only runs its
+	# static ldconfig), and file(1) to check what was cross-built
+	gcc-aarch64-linux-gnu qemu-system-arm device-tree-compiler mmdebstrap
+	qemu-user-static file
 )
 
 missing=()

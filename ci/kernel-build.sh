@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build bzImage out of tree, with ccache, from the fragments in kernel/configs.
 #
-#   ci/kernel-build.sh [--variant patched|kasan|stock|nogate] [--src DIR]
+#   ci/kernel-build.sh [--variant patched|kasan|stock|nogate] [--arch x86_64|arm64] [--src DIR]
 #
 # patched (default): build/linux with kernel/series applied -> build/kbuild
 # kasan:             the same tree, plus kernel/configs/variants/kasan.config
@@ -10,6 +10,11 @@
 # nogate:            pristine + kernel/nogate.series (rxe test mode, no gate)
 #                                                           -> build/kbuild-nogate
 # --src DIR:         any other tree (a developer worktree)
+# --arch arm64:      cross-compile the same tree and variant for arm64 (Debian's
+#                    gcc-aarch64-linux-gnu), with kernel/configs/arch/arm64.config
+#                    added after the shared fragments; objects in
+#                    <tree>/kbuild-out[-VARIANT]-arm64, linked as build/kbuild*-arm64,
+#                    image arch/arm64/boot/Image. x86_64 (default) is unchanged.
 #
 # Objects go to <tree>/kbuild-out (a link build/kbuild* points there). kbuild
 # then names sources relative to the object directory, so ccache hits across
@@ -18,13 +23,15 @@
 # tree rebuilds just what it touched.
 . "$(dirname "$0")/lib.sh"
 
-variant=patched
+variant=patched arch=x86_64
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--variant) variant=${2:-}; shift 2 || die "--variant needs a value" ;;
 	--variant=*) variant=${1#*=}; shift ;;
 	--src) src_arg=${2:-}; shift 2 || die "--src needs a directory" ;;
-	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+	--arch) arch=${2:-}; shift 2 || die "--arch needs a value" ;;
+	--arch=*) arch=${1#*=}; shift ;;
+	-h | --help) sed -n '2,23p' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
 done
@@ -76,22 +83,47 @@ if [ -n "${src_arg:-}" ]; then
 	src=$(cd "$src_arg" && pwd) || die "--src $src_arg: no such directory"
 	link=$BUILD/kbuild-$(basename "$src")
 fi
+# Per architecture: the compiler, the image and where objects go. Each arch
+# has its own object directory, so x86 and arm64 builds of one tree coexist.
+case "$arch" in
+x86_64 | x86)
+	arch=x86_64 kmake=() cc=gcc image=arch/x86/boot/bzImage target=bzImage
+	;;
+arm64 | aarch64)
+	arch=arm64 cc=aarch64-linux-gnu-gcc image=arch/arm64/boot/Image target=Image
+	kmake=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+	outname=$outname-arm64 link=$link-arm64
+	extra=("$TOP/kernel/configs/arch/arm64.config" "${extra[@]}")
+	[ -f "$TOP/kernel/configs/arch/arm64.config" ] || die "kernel/configs/arch/arm64.config missing"
+	;;
+*) die "unknown arch '$arch' (x86_64 or arm64)" ;;
+esac
 [ -f "$src/Makefile" ] || die "no kernel source at $src; run ci/kernel-source.sh first"
 out=$src/$outname
 excl=$(git -C "$src" rev-parse --git-common-dir 2>/dev/null)/info/exclude
 [ -f "$excl" ] && ! grep -qx "/$outname/" "$excl" && echo "/$outname/" >>"$excl"
 ln -sfn "$out" "$link"
-need_cmd ccache gcc make flex bison bc depmod
+need_cmd ccache gcc "$cc" make flex bison bc depmod
 
 kbuild_lock
 mkdir -p "$out" "$CCACHE_DIR"
 export CCACHE_NOHASHDIR=1
 export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=rdma-dma KBUILD_BUILD_HOST=ci
-MK=(make -s -C "$src" O="$out" CC="ccache gcc" HOSTCC="ccache gcc" -j"$(nproc)")
+MK=(make -s -C "$src" O="$out" "${kmake[@]}" CC="ccache $cc" HOSTCC="ccache gcc" -j"$(nproc)")
 
 frags=("$TOP"/kernel/configs/*.config "${extra[@]}")
 want=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
+
+# effective_lines: the fragments' CONFIG_ lines, the last one of each symbol
+# only (a later fragment overrides an earlier one, as in merge_config.sh).
+effective_lines() {
+	cat "${frags[@]}" | awk '/^CONFIG_[A-Za-z0-9_]+=/ {
+		s = $0; sub(/=.*/, "", s)
+		if (!(s in v)) o[n++] = s
+		v[s] = $0
+	} END { for (i = 0; i < n; i++) print v[o[i]] }'
+}
 
 # config_matches: every fragment line is in effect in .config. Checked on
 # every build, because a make run by hand (or in an older checkout) can
@@ -112,13 +144,13 @@ config_matches() {
 			grep -q "^$sym=" "$out/.config" && { echo "  $sym is set but the fragment wants it off" >&2; bad=1; } ;;
 		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { echo "  $line is not in effect" >&2; bad=1; } ;;
 		esac
-	done < <(cat "${frags[@]}")
+	done < <(effective_lines)
 	return $bad
 }
 
 if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config-frags" 2>/dev/null)" != "$want" ] ||
 	! config_matches 2>/dev/null; then
-	log "configuring $variant kernel from ${#frags[@]} fragments"
+	log "configuring $variant $arch kernel from ${#frags[@]} fragments"
 	"${MK[@]}" allnoconfig >/dev/null
 	(cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >"$out/merge_config.log") ||
 		die "merge_config.sh failed; see $out/merge_config.log"
@@ -129,9 +161,9 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config-frags" 2>/dev/null)" != "$w
 	echo "$want" >"$out/.config-frags"
 fi
 
-log "building $variant bzImage and modules in $out (ccache: $CCACHE_DIR)"
+log "building $variant $arch $target and modules in $out (ccache: $CCACHE_DIR)"
 rc=0
-"${MK[@]}" bzImage modules >"$out/build.log" 2>&1 || rc=$?
+"${MK[@]}" "$target" modules >"$out/build.log" 2>&1 || rc=$?
 grep -E 'warning:|error:' "$out/build.log" >&2 || true
 [ "$rc" -eq 0 ] || die "kernel build failed; full log: $out/build.log"
 # The guests load the modules from here (tests/vm/run-vm.sh finds modroot
@@ -140,4 +172,4 @@ rm -rf "$out/modroot"
 "${MK[@]}" INSTALL_MOD_PATH="$out/modroot" INSTALL_MOD_STRIP=1 modules_install \
 	>"$out/modules_install.log" 2>&1 ||
 	die "modules_install failed; log: $out/modules_install.log"
-log "bzImage: $out/arch/x86/boot/bzImage ($(make -s -C "$src" O="$out" kernelrelease 2>/dev/null))"
+log "$target: $out/$image ($(make -s -C "$src" O="$out" "${kmake[@]}" kernelrelease 2>/dev/null))"

@@ -63,6 +63,25 @@ kbuild_lock() {
 	fi
 }
 
+# The first non-security Debian mirror named in this machine's apt sources
+# (read only, never changed): the private apt configurations under build/
+# (rdma-core-source.sh, arm64-root.sh) derive their entries from it.
+mirror_uri() {
+	{
+		for f in /etc/apt/sources.list.d/*.sources; do
+			[ -f "$f" ] || continue
+			# deb822: print "URI suites" per stanza
+			awk 'BEGIN{RS=""} {u="";s="";
+				for(i=1;i<=NF;i++){ if($i=="URIs:")u=$(i+1); if($i=="Suites:")s=$(i+1) }
+				if(u!="") print u, s}' "$f"
+		done
+		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+			[ -f "$f" ] || continue
+			sed -nE 's/^deb(-src)?[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+)[[:space:]]+([^[:space:]]+).*/\3 \4/p' "$f"
+		done
+	} | awk '$2 !~ /security/ && $1 ~ /debian\/?$/ {print $1; exit}'
+}
+
 # series_hash DIR: one hash over DIR/series and every patch it lists, so a
 # change to any of them is noticed.
 series_hash() {

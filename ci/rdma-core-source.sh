@@ -13,23 +13,6 @@ APTDIR=$BUILD/apt
 DL=$BUILD/downloads
 need_cmd apt-get git tar sha256sum awk
 
-# The first non-security Debian mirror named in this machine's apt sources.
-mirror_uri() {
-	{
-		for f in /etc/apt/sources.list.d/*.sources; do
-			[ -f "$f" ] || continue
-			# deb822: print "URI suites" per stanza
-			awk 'BEGIN{RS=""} {u="";s="";
-				for(i=1;i<=NF;i++){ if($i=="URIs:")u=$(i+1); if($i=="Suites:")s=$(i+1) }
-				if(u!="") print u, s}' "$f"
-		done
-		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-			[ -f "$f" ] || continue
-			sed -nE 's/^deb(-src)?[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+)[[:space:]]+([^[:space:]]+).*/\3 \4/p' "$f"
-		done
-	} | awk '$2 !~ /security/ && $1 ~ /debian\/?$/ {print $1; exit}'
-}
-
 fetch_tarball() {
 	local uri keyring ver sha
 	[ -f "$DL/$TARBALL.verified" ] && [ -f "$DL/$TARBALL" ] && return 0

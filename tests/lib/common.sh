@@ -73,6 +73,8 @@ _have_dma_config() {
 
 # ---- environment ------------------------------------------------------------
 # direct, swiotlb or iommu, from the kernel command line (RDMA_DMA_CONFIG wins).
+# noncoherent (arm64: PCI devices without dma-coherent in the device tree)
+# has no command-line mark; run-vm.sh sets RDMA_DMA_CONFIG.
 dma_config() {
 	if [ -n "${RDMA_DMA_CONFIG:-}" ]; then echo "$RDMA_DMA_CONFIG"; return; fi
 	local cmd
@@ -122,6 +124,8 @@ mr_outcome() {
 	[ "$1" = stock ] && { echo success; return; }
 	case $(dma_config) in
 	swiotlb) if gate_on; then echo refuse; else echo bounce; fi ;;
+	# without the gate, mapped in place with CPU cache maintenance
+	noncoherent) if gate_on; then echo refuse; else echo success; fi ;;
 	*) echo success ;;
 	esac
 }
@@ -131,6 +135,7 @@ coherence_word() {
 	[ "$1" = stock ] && { echo virtual; return; }
 	case $(dma_config) in
 	swiotlb) echo swiotlb-forced ;;
+	noncoherent) echo non-coherent ;;
 	*) echo coherent ;;
 	esac
 }
@@ -147,7 +152,7 @@ reg_mr() {
 	if [ "$kind" = testmode ]; then
 		dmadev=$(testmode_parent)
 		case $(dma_config) in
-		direct) map=identity ;;
+		direct | noncoherent) map=identity ;;
 		iommu) map=translated ;;
 		*) map=bounced ;;
 		esac

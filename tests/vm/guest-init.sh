@@ -65,6 +65,8 @@ hostname rdmadma-guest 2>/dev/null
 
 export RDMA_DMA_CONFIG PROJ=/run/project
 [ -n "${RDMA_CORE_BUILD:-}" ] && export RDMA_CORE_BUILD
+# Test programs of another architecture (run-vm.sh --arch arm64).
+[ -n "${TEST_BIN_DIR:-}" ] && export TEST_BIN_DIR
 export RXE_NETDEV=eth0 RXE_TESTMODE_NETDEV=eth1 RDMA_TEST_ARTIFACTS=/run/results
 say "config $RDMA_DMA_CONFIG; running: ${GUEST_CMD[*]}"
 cd /run/project || bye

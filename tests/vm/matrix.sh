@@ -4,7 +4,7 @@
 #
 #   tests/vm/matrix.sh [--configs direct,swiotlb,iommu] [--suites LIST]
 #                      [--kernel PATH] [--tag NAME] [--expect KIND] [--reuse]
-#                      [run-vm.sh options...]
+#                      [--arch arm64] [run-vm.sh options...]
 #
 # Results go to build/vm/<tag>-<config>/ (tag defaults to "check").
 # --expect KIND: hold each guest to tests/expect/KIND-<config> (run.sh -E):
@@ -20,6 +20,7 @@ top=$(cd "$here/../.." && pwd)
 
 configs=direct,swiotlb,iommu tag=check pass_through=() reuse=0 initrd= kind=
 kernel=$top/build/kbuild/arch/x86/boot/bzImage rdma_core=$top/build/rdma-core/build
+arch=x86_64 tests_bin=$top/build/tests root_stamp= no_rdma_core=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--configs) configs=${2:?--configs needs a list}; shift 2 ;;
@@ -28,11 +29,21 @@ while [ $# -gt 0 ]; do
 	--expect) kind=${2:?--expect needs a kind (tests/expect/KIND-CONFIG)}; shift 2 ;;
 	--kernel) kernel=${2:?--kernel needs a path}; pass_through+=("$1" "$2"); shift 2 ;;
 	--initrd) initrd=${2:?--initrd needs a path}; pass_through+=("$1" "$2"); shift 2 ;;
-	--no-rdma-core) rdma_core=; pass_through+=("$1"); shift ;;
+	--no-rdma-core) no_rdma_core=1; pass_through+=("$1"); shift ;;
+	--arch) arch=${2:?--arch needs a value}; pass_through+=("$1" "$2"); shift 2
+		if [ "$arch" = arm64 ]; then
+			# what run-vm.sh --arch arm64 boots by default
+			[[ " ${pass_through[*]} " == *" --kernel "* ]] ||
+				kernel=$top/build/kbuild-arm64/arch/arm64/boot/Image
+			rdma_core=$top/build/rdma-core/build-arm64 tests_bin=$top/build/tests-arm64
+			root_stamp=$top/build/arm64-root/.rdmadma-root
+		fi ;;
 	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) pass_through+=("$1"); shift ;;
 	esac
 done
+
+[ $no_rdma_core -eq 0 ] || rdma_core=
 
 # inputs_key CONFIG: one hash over everything a guest's result depends on.
 inputs_key() {
@@ -40,18 +51,22 @@ inputs_key() {
 		echo "config=$1 expect=$kind args=${pass_through[*]}"
 		sha256sum "$kernel" ${initrd:+"$initrd"}
 		(cd "$top" && find tests -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum)
-		find "$top/build/tests" -maxdepth 1 -type f -print0 2>/dev/null | sort -z | xargs -0r sha256sum
+		find "$tests_bin" -maxdepth 1 -type f -print0 2>/dev/null | sort -z | xargs -0r sha256sum
+		# the arm64 root filesystem: its package list and build script
+		[ -z "$root_stamp" ] || cat "$root_stamp" 2>/dev/null
 		# ninja rewrites only what changed: names, sizes and times identify a build.
 		[ -n "$rdma_core" ] && find "$rdma_core/bin" "$rdma_core/lib" "$rdma_core/python" \
 			-type f -printf '%p %s %T@\n' 2>/dev/null | sort
 		dpkg-query -W rdma-core ibverbs-providers libibverbs1 librdmacm1t64 librdmacm1 \
-			ibverbs-utils rdmacm-utils perftest iproute2 qemu-system-x86 busybox-static 2>/dev/null
+			ibverbs-utils rdmacm-utils perftest iproute2 qemu-system-x86 busybox-static \
+			${root_stamp:+qemu-system-arm device-tree-compiler} 2>/dev/null
 	} | sha256sum | cut -d' ' -f1
 }
 
 IFS=, read -ra cfgs <<<"$configs"
 for c in "${cfgs[@]}"; do
-	case "$c" in direct | swiotlb | iommu) ;; *) echo "error: unknown DMA configuration '$c' (direct, swiotlb or iommu)" >&2; exit 2 ;; esac
+	case "$arch:$c" in *:direct | *:swiotlb | *:iommu | arm64:noncoherent) ;;
+	*) echo "error: unknown DMA configuration '$c' (direct, swiotlb or iommu; arm64 also noncoherent)" >&2; exit 2 ;; esac
 	if [ -n "$kind" ] && [ ! -f "$top/tests/expect/$kind-$c" ]; then
 		echo "error: no expectation file tests/expect/$kind-$c" >&2
 		exit 2

@@ -5,6 +5,8 @@
 #   tests/vm/run-vm.sh [options] [-- COMMAND ARGS...]
 #
 #   --config NAME   direct | swiotlb | iommu              (default: direct)
+#                   arm64 also: noncoherent
+#   --arch A        x86_64 (default) or arm64 (see below)
 #   --kernel PATH   bzImage        (default: build/kbuild/arch/x86/boot/bzImage)
 #   --initrd PATH   initramfs for a modular kernel (ci/debian-kernel.sh makes one)
 #   --out DIR       results directory      (default: build/vm/<config>)
@@ -25,6 +27,16 @@
 # a ci/ script) provides /rdmadma-init, which mounts the project share and
 # hands over to the same guest-init.sh.
 #
+# --arch arm64: qemu-system-aarch64 -machine virt (TCG, cortex-a57), booted
+# with a device tree dumped from the same machine (-machine virt,dumpdtb)
+# and edited with fdtput: "noncoherent" deletes dma-coherent from the PCIe
+# host bridge (pci-host-ecam-generic) and from the root node, so every PCI
+# device is non-coherent for Linux; "direct" keeps it (the coherent
+# control); "iommu" adds an SMMUv3 (virt,iommu=smmuv3). Defaults: kernel
+# build/kbuild-arm64/arch/arm64/boot/Image, root build/arm64-root
+# (ci/arm64-root.sh), rdma-core build/rdma-core/build-arm64, test programs
+# build/tests-arm64 (TEST_BIN_DIR in the guest).
+#
 # COMMAND runs in the guest from the project directory. Output: DIR/output.ktap,
 # DIR/console.log (serial), DIR/dmesg.txt, DIR/exit_code, and for the default
 # command DIR/outcomes.txt (every outcome, in the format of tests/expect/).
@@ -35,10 +47,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
 die() { echo "error: $*" >&2; exit 2; }
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
-config=direct kernel=$top/build/kbuild/arch/x86/boot/bzImage out= tmo=2400 accel=tcg
-append= suites= rdma_core=$top/build/rdma-core/build initrd= expect= root=/
+config=direct kernel= out= tmo=2400 accel=tcg arch=x86_64 no_rdma_core=0
+append= suites= rdma_core= initrd= expect= root=
 qemu_dev=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -52,7 +64,8 @@ while [ $# -gt 0 ]; do
 	--suites) suites=${2:?--suites needs a list}; shift 2 ;;
 	--expect) expect=${2:?--expect needs a file}; shift 2 ;;
 	--root) root=${2:?--root needs a directory}; shift 2 ;;
-	--no-rdma-core) rdma_core=; shift ;;
+	--arch) arch=${2:?--arch needs x86_64 or arm64}; shift 2 ;;
+	--no-rdma-core) no_rdma_core=1; shift ;;
 	--device) qemu_dev+=(-device "${2:?--device needs a QEMU device spec}"); shift 2 ;;
 	-h | --help) usage 0 ;;
 	--) shift; break ;;
@@ -61,18 +74,47 @@ while [ $# -gt 0 ]; do
 done
 case $tmo in '' | *[!0-9]*) die "--timeout wants seconds, got '$tmo'" ;; esac
 
-case "$config" in
-direct) ;;
-swiotlb) append="swiotlb=force $append" ;;
-iommu)
-	append="intel_iommu=on iommu.strict=1 $append"
-	qemu_dev+=(-device intel-iommu,intremap=on)
+# Per architecture: QEMU, machine, console, and what the guest runs.
+dt_edit= test_bin=
+case "$arch" in
+x86_64)
+	qemu_bin=qemu-system-x86_64 machine=q35 console=ttyS0 cpu=max
+	kernel=${kernel:-$top/build/kbuild/arch/x86/boot/bzImage}
+	rdma_core=${rdma_core:-$top/build/rdma-core/build} root=${root:-/}
+	case "$config" in
+	direct) ;;
+	swiotlb) append="swiotlb=force $append" ;;
+	iommu)
+		append="intel_iommu=on iommu.strict=1 $append"
+		qemu_dev+=(-device intel-iommu,intremap=on)
+		;;
+	*) die "unknown DMA configuration '$config' (direct, swiotlb or iommu)" ;;
+	esac
 	;;
-*) die "unknown DMA configuration '$config' (direct, swiotlb or iommu)" ;;
+arm64)
+	# cortex-a57 (ARMv8.0): no pointer authentication, which TCG
+	# emulates slowly.
+	qemu_bin=qemu-system-aarch64 machine=virt console=ttyAMA0 cpu=cortex-a57
+	kernel=${kernel:-$top/build/kbuild-arm64/arch/arm64/boot/Image}
+	rdma_core=${rdma_core:-$top/build/rdma-core/build-arm64} root=${root:-$top/build/arm64-root}
+	test_bin=$top/build/tests-arm64
+	case "$config" in
+	direct) ;;
+	swiotlb) append="swiotlb=force $append" ;;
+	noncoherent) dt_edit=noncoherent ;;
+	iommu) machine=virt,iommu=smmuv3 append="iommu.strict=1 $append" ;;
+	*) die "unknown DMA configuration '$config' for arm64 (direct, swiotlb, noncoherent or iommu)" ;;
+	esac
+	command -v fdtput >/dev/null || die "fdtput not installed (package device-tree-compiler); run 'make deps'"
+	[ -x "$test_bin/reg_mr" ] || die "no arm64 test programs in $test_bin; run ci/check-arm64.sh (or make check-arm64)"
+	;;
+*) die "unknown architecture '$arch' (x86_64 or arm64)" ;;
 esac
+[ $no_rdma_core -eq 0 ] || rdma_core=
+[ "$arch" = x86_64 ] || [ "$accel" = tcg ] || die "--accel $accel: arm64 guests run under tcg only"
 
 case "$accel" in
-tcg) accel_opt=(-accel tcg,thread=multi -cpu max) ;;
+tcg) accel_opt=(-accel tcg,thread=multi -cpu "$cpu") ;;
 kvm)
 	[ -w /dev/kvm ] || die "--accel kvm: /dev/kvm is missing or not writable; use tcg"
 	accel_opt=(-accel kvm -cpu host)
@@ -81,8 +123,8 @@ kvm)
 *) die "unknown accelerator '$accel' (tcg or kvm)" ;;
 esac
 
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installed; run 'make deps'"
-[ -x /bin/busybox ] || die "/bin/busybox missing (package busybox-static); run 'make deps'"
+command -v "$qemu_bin" >/dev/null || die "$qemu_bin not installed; run 'make deps'"
+[ -x "${root%/}/bin/busybox" ] || die "${root%/}/bin/busybox missing (package busybox-static); run 'make deps'"
 [ -f "$kernel" ] || die "no kernel at $kernel; run 'make kernel'"
 [ -z "$initrd" ] || [ -f "$initrd" ] || die "no initramfs at $initrd"
 if [ "$root" != / ]; then
@@ -103,7 +145,7 @@ case "$top" in /proc/* | /sys/* | /dev/*) die "project directory $top cannot be 
 out=${out:-$top/build/vm/$config}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -f "$out"/{output.ktap,outcomes.txt,console.log,dmesg.txt,exit_code,job.sh} "$out"/pyverbs-*.txt
+rm -f "$out"/{output.ktap,outcomes.txt,console.log,dmesg.txt,exit_code,job.sh,virt.dtb} "$out"/pyverbs-*.txt
 
 if [ $# -eq 0 ]; then
 	set -- tests/run.sh -W /run/results/outcomes.txt ${expect:+-E "${expect#"$top"/}"}
@@ -122,19 +164,43 @@ fi
 	"$top"/*) [ -d "$modroot/lib/modules" ] && printf 'MODROOT=%q\n' "/run/project/${modroot#"$top"/}" ;;
 	esac
 	[ -n "$rdma_core" ] && printf 'RDMA_CORE_BUILD=%q\n' "/run/project/${rdma_core#"$top"/}"
+	[ -n "$test_bin" ] && printf 'TEST_BIN_DIR=%q\n' "/run/project/${test_bin#"$top"/}"
 	printf 'GUEST_CMD=('; printf '%q ' "$@"; printf ')\n'
 } >"$out/job.sh"
 
-cmdline="console=ttyS0 root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144 ro"
+cmdline="console=$console root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144 ro"
 # A log buffer that holds a whole run, and userspace markers never rate-limited:
 # run.sh reads each case's messages by sequence number and fails on a gap.
 if [ "$root" = / ]; then init=$here/guest-init.sh; else init=/rdmadma-init; fi
 cmdline+=" init=$init panic=-1 log_buf_len=16M printk.devkmsg=on $append"
 
 nic=virtio-net-pci,disable-legacy=on,iommu_platform=on
-qemu=(qemu-system-x86_64 "${accel_opt[@]}" -smp 2 -m 3G -machine q35 -nographic -no-reboot
+# arm64: the machine's own device tree, dumped with the same options and
+# edited for the configuration; the guest proves the edit (env/002).
+dtb=()
+if [ "$arch" = arm64 ]; then
+	rm -f "$out/virt.dtb"
+	"$qemu_bin" "${accel_opt[@]}" -smp 2 -m 3G -machine "$machine,dumpdtb=$out/virt.dtb" -nographic \
+		-monitor none </dev/null >"$out/dumpdtb.log" 2>&1 || true
+	[ -s "$out/virt.dtb" ] || die "$qemu_bin did not dump the device tree (see $out/dumpdtb.log)"
+	if [ "$dt_edit" = noncoherent ]; then
+		host=
+		for n in $(fdtget -l "$out/virt.dtb" /); do
+			fdtget "$out/virt.dtb" "/$n" compatible 2>/dev/null | grep -qw pci-host-ecam-generic && host=/$n
+		done
+		[ -n "$host" ] || die "no pci-host-ecam-generic node in the dumped device tree"
+		fdtput -d "$out/virt.dtb" "$host" dma-coherent ||
+			die "cannot delete dma-coherent from $host (QEMU no longer sets it there?)"
+		# QEMU 9.1 and later also mark the root node
+		! fdtget -p "$out/virt.dtb" / | grep -qx dma-coherent || fdtput -d "$out/virt.dtb" / dma-coherent
+		echo "[vm] device tree: dma-coherent removed from $host" >&2
+	fi
+	dtb=(-dtb "$out/virt.dtb")
+fi
+
+qemu=("$qemu_bin" "${accel_opt[@]}" -smp 2 -m 3G -machine "$machine" -nographic -no-reboot
 	-monitor none -serial "file:$out/console.log" "${qemu_dev[@]}"
-	-kernel "$kernel" ${initrd:+-initrd "$initrd"} -append "$cmdline"
+	-kernel "$kernel" ${initrd:+-initrd "$initrd"} "${dtb[@]}" -append "$cmdline"
 	-fsdev "local,id=r,path=$root,security_model=none,readonly=on,multidevs=remap"
 	-device virtio-9p-pci,fsdev=r,mount_tag=/dev/root
 	-fsdev "local,id=proj,path=$top,security_model=none,readonly=on,multidevs=remap"
@@ -157,7 +223,7 @@ if [ "${kvm_probe:-0}" = 1 ]; then
 fi
 
 t0=$(date +%s)
-echo "[vm] booting '$config' ($accel, $(basename "$kernel")), limit ${tmo}s; serial log: $out/console.log" >&2
+echo "[vm] booting '$config' ($arch, $accel, $(basename "$kernel")), limit ${tmo}s; serial log: $out/console.log" >&2
 : >"$out/console.log"
 timeout -k 10 "$tmo" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
 qpid=$!
