@@ -11,7 +11,8 @@
 # binary runs on the host, so neither binfmt_misc nor qemu-user is needed
 # (neither is available in every container). What the maintainer scripts
 # would have done and the guest needs is done here: /etc/passwd and
-# /etc/group from base-passwd, the awk alternative, mount points, and (when
+# /etc/group from base-passwd, the awk alternative, mount points (/lib/modules
+# among them: guest-init puts the kernel's modules there), and (when
 # qemu-aarch64-static is installed) /etc/ld.so.cache by running the static
 # arm64 ldconfig under qemu-user directly. The same tree is the sysroot the
 # arm64 rdma-core and test programs are cross-compiled against (the -dev
@@ -117,7 +118,7 @@ cp "$tmp/usr/share/base-passwd/passwd.master" "$tmp/etc/passwd"
 cp "$tmp/usr/share/base-passwd/group.master" "$tmp/etc/group"
 [ -e "$tmp/usr/bin/awk" ] || ln -s mawk "$tmp/usr/bin/awk"
 [ -x "$tmp/bin/sh" ] || die "dash did not provide /bin/sh"
-for d in proc sys dev run tmp var/tmp var/log root; do mkdir -p "$tmp/$d"; done
+for d in proc sys dev run tmp var/tmp var/log root lib/modules; do mkdir -p "$tmp/$d"; done
 echo rdmadma-guest >"$tmp/etc/hostname"
 if command -v qemu-aarch64-static >/dev/null; then
 	qemu-aarch64-static "$tmp/sbin/ldconfig" -r "$tmp" ||
