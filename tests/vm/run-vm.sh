@@ -75,7 +75,7 @@ done
 case $tmo in '' | *[!0-9]*) die "--timeout wants seconds, got '$tmo'" ;; esac
 
 # Per architecture: QEMU, machine, console, and what the guest runs.
-dt_edit= test_bin=
+dt_edit= test_bin= nic1_bus=
 case "$arch" in
 x86_64)
 	qemu_bin=qemu-system-x86_64 machine=q35 console=ttyS0 cpu=max
@@ -103,6 +103,15 @@ arm64)
 	swiotlb) append="swiotlb=force $append" ;;
 	noncoherent) dt_edit=noncoherent ;;
 	iommu) machine=virt,iommu=smmuv3 append="iommu.strict=1 $append" ;;
+	untrusted)
+		# An experiment, not a test configuration: eth1 behind a PCIe
+		# root port that the device tree marks external-facing. Linux
+		# 6.12 only sets the port's external_facing from it (which
+		# turns off ATS); it marks devices untrusted only on x86
+		# (arch_pci_dev_is_removable()), so nothing here bounces.
+		machine=virt,iommu=smmuv3 append="iommu.strict=1 $append" dt_edit=untrusted
+		qemu_dev+=(-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x10) nic1_bus=,bus=rp0
+		;;
 	*) die "unknown DMA configuration '$config' for arm64 (direct, swiotlb, noncoherent or iommu)" ;;
 	esac
 	command -v fdtput >/dev/null || die "fdtput not installed (package device-tree-compiler); run 'make deps'"
@@ -183,12 +192,20 @@ if [ "$arch" = arm64 ]; then
 	"$qemu_bin" "${accel_opt[@]}" -smp 2 -m 3G -machine "$machine,dumpdtb=$out/virt.dtb" -nographic \
 		-monitor none </dev/null >"$out/dumpdtb.log" 2>&1 || true
 	[ -s "$out/virt.dtb" ] || die "$qemu_bin did not dump the device tree (see $out/dumpdtb.log)"
+	host=
+	for n in $(fdtget -l "$out/virt.dtb" /); do
+		fdtget "$out/virt.dtb" "/$n" compatible 2>/dev/null | grep -qw pci-host-ecam-generic && host=/$n
+	done
+	[ -n "$host" ] || die "no pci-host-ecam-generic node in the dumped device tree"
+	if [ "$dt_edit" = untrusted ]; then
+		# the root port at 00:10.0 (reg: bus << 16 | devfn << 8)
+		fdtput -c "$out/virt.dtb" "$host/pci@10,0" &&
+			fdtput -t x "$out/virt.dtb" "$host/pci@10,0" reg 8000 0 0 0 0 &&
+			fdtput "$out/virt.dtb" "$host/pci@10,0" external-facing ||
+			die "cannot add the external-facing root port node under $host"
+		echo "[vm] device tree: root port $host/pci@10,0 marked external-facing" >&2
+	fi
 	if [ "$dt_edit" = noncoherent ]; then
-		host=
-		for n in $(fdtget -l "$out/virt.dtb" /); do
-			fdtget "$out/virt.dtb" "/$n" compatible 2>/dev/null | grep -qw pci-host-ecam-generic && host=/$n
-		done
-		[ -n "$host" ] || die "no pci-host-ecam-generic node in the dumped device tree"
 		fdtput -d "$out/virt.dtb" "$host" dma-coherent ||
 			die "cannot delete dma-coherent from $host (QEMU no longer sets it there?)"
 		# QEMU 9.1 and later also mark the root node
@@ -208,7 +225,7 @@ qemu=("$qemu_bin" "${accel_opt[@]}" -smp 2 -m 3G -machine "$machine" -nographic 
 	-fsdev "local,id=res,path=$out,security_model=none"
 	-device virtio-9p-pci,fsdev=res,mount_tag=results
 	-netdev user,id=n0,restrict=on,ipv6=off -device "$nic,netdev=n0"
-	-netdev user,id=n1,restrict=on,ipv6=off -device "$nic,netdev=n1")
+	-netdev user,id=n1,restrict=on,ipv6=off -device "$nic,netdev=n1$nic1_bus")
 
 # KVM guests have been seen to abort on MSR setup on these hosts: before
 # trusting KVM, boot the kernel once with no root and expect it to get as far
