@@ -37,7 +37,7 @@ esac
 PKGS=(
 	# what mmdebstrap's essential set would bring, and guest-init needs
 	base-files base-passwd bash coreutils dash mawk grep sed findutils gzip
-	tar hostname libc-bin busybox-static util-linux mount procps kmod
+	tar hostname libc-bin diffutils busybox-static util-linux mount procps kmod
 	# the network and the verbs userspace the tests use
 	iproute2 rdma-core libibverbs1 ibverbs-providers librdmacm1
 	ibverbs-utils rdmacm-utils perftest
