@@ -16,6 +16,9 @@ PKGS=(
 	ibverbs-utils rdmacm-utils ibverbs-providers
 	# bench plots
 	gnuplot-nox
+	# rdma-core series as a Debian quilt series (ci/series.sh export-debian),
+	# and the Debian sid root of the compatibility guests (ci/sid-root.sh)
+	quilt mmdebstrap
 )
 
 missing=()
