@@ -10,7 +10,7 @@ CONFIG ?= direct
 export CONFIGS SUITES FRESH JOBS
 
 .PHONY: help run check bench deps sources kernel kernel-stock kernel-kasan rdma-core vm \
-	export-kernel export-rdma-core clean
+	export-kernel export-rdma-core export-debian check-compat clean
 
 help:
 	@echo "make run            build, boot soft-RoCE in QEMU, show registration working and refused"
@@ -25,6 +25,8 @@ help:
 	@echo "make vm CONFIG=x    boot one configuration (direct, swiotlb, iommu), run SUITES"
 	@echo "make export-kernel  turn commits in build/linux into kernel/*.patch"
 	@echo "make export-rdma-core  the same for build/rdma-core"
+	@echo "make export-debian SERIES=rdma-core|kernel  the series as debian/patches (DEP-3), checked with quilt"
+	@echo "make check-compat   Debian sid's rdma-core on the patched kernel; ours on stock kernels"
 	@echo "make clean          remove build/ (the ccache in ~/.cache stays)"
 
 run:
@@ -64,6 +66,12 @@ export-kernel:
 
 export-rdma-core:
 	@ci/series.sh export rdma-core
+
+export-debian:
+	@ci/series.sh export-debian $(or $(SERIES),rdma-core) build/debian-patches/$(or $(SERIES),rdma-core)
+
+check-compat:
+	@ci/check-compat.sh
 
 clean:
 	rm -rf build

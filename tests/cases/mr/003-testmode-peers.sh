@@ -38,7 +38,7 @@ test_case() {
 	# With this project's rdma-core the refusal is explained, not just
 	# reported: the examples print a hint and ibv_devinfo -v the state.
 	[ "$want" = refused ] || return $bad
-	if [ ! -f "${RDMA_CORE_BUILD:-/nonexistent}/../util/reg_mr_error.c" ]; then
+	if [ ! -f "${RDMA_CORE_BUILD:-/nonexistent}/../util/dma_coherence.c" ]; then
 		info "rdma-core without rdma-core-patches/: the hints are not checked"
 		return $bad
 	fi
