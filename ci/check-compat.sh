@@ -12,8 +12,8 @@
 #       skip for stated reasons. Expectations: tests/expect/compat-sid-*.
 #   compat-debian12-direct
 #       this project's rdma-core on Debian 12's own 6.1 kernel
-#       (ci/debian-kernel.sh), smoke and compat: no hint or log line claims
-#       a cause the kernel did not report. tests/expect/compat-debian12-direct.
+#       (ci/debian-kernel.sh): no hint or log line claims a cause the
+#       kernel did not report. tests/expect/compat-debian12-direct.
 #   compat-stock-direct
 #       the same on the project's stock 6.12 (ci/kernel-build.sh --variant
 #       stock, built here if make check has not built it).
@@ -34,7 +34,11 @@ while [ $# -gt 0 ]; do
 done
 case ${FRESH:-0} in 0 | '') reuse=(--reuse) ;; 1) reuse=() ;; *) die "FRESH wants 0 or 1" ;; esac
 want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
-suites=smoke,mr,compat
+# smoke and compat: what these guests are for. The mr suite (the C test
+# programs, which resolve the guest's libibverbs) is left to make check's
+# guests; COMPAT_SUITES adds it here too (then its expectation lines must
+# be added to tests/expect/compat-*).
+suites=${COMPAT_SUITES:-smoke,compat}
 
 prepare_all
 want sid && step "Debian sid root filesystem" "$TOP/ci/sid-root.sh" root
@@ -62,11 +66,8 @@ if want sid; then
 			--no-rdma-core --root "$BUILD/sid-root" --append "rdmadma_root=${key:0:16}"
 	done
 fi
-# Not mr there: its test programs are the lead's reg_mr, whose rereg test
-# needs a kernel whose rxe has rereg_mr (6.1's has not); Debian 12's own
-# guest of make check runs it.
 want debian12 &&
-	guest debian12-direct --configs direct --suites smoke,compat --tag compat-debian12 --expect compat-debian12 \
+	guest debian12-direct --configs direct --suites "$suites" --tag compat-debian12 --expect compat-debian12 \
 		--kernel "$BUILD/debian-kernel/vmlinuz" --initrd "$BUILD/debian-kernel/initrd.img"
 want stock &&
 	guest stock-direct --configs direct --suites "$suites" --tag compat-stock --expect compat-stock \
