@@ -19,7 +19,8 @@
 #       stock, built here if make check has not built it).
 #       tests/expect/compat-stock-direct.
 #
-# One guest at a time. A guest whose last run passed with identical inputs
+# First the rdma-core series is exported as a debian/patches quilt series
+# and checked with quilt push -a --fuzz=0. One guest at a time. A guest whose last run passed with identical inputs
 # is reused (FRESH=1 boots it again). Closing line: N passed, N failed, N skipped.
 . "$(dirname "$0")/lib.sh"
 rm -f "$BUILD"/compat-*.log
@@ -41,6 +42,10 @@ want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 suites=${COMPAT_SUITES:-smoke,compat}
 
 prepare_all
+# The rdma-core series as Debian ships patches: quilt must apply it with no
+# fuzz to pristine 56.1, to the same tree git am makes.
+step "rdma-core series as debian/patches (quilt push -a --fuzz=0)" \
+	"$TOP/ci/series.sh" export-debian rdma-core "$BUILD/debian-patches/rdma-core"
 want sid && step "Debian sid root filesystem" "$TOP/ci/sid-root.sh" root
 want debian12 && step "Debian 12 kernel" "$TOP/ci/debian-kernel.sh"
 want stock && step "stock kernel (no series)" nice -n 10 "$TOP/ci/kernel-build.sh" --variant stock
