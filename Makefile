@@ -1,7 +1,9 @@
 # Targets name the jobs; the work is done by the scripts in ci/ and tests/.
-#   make run      the main job: build everything, boot soft-RoCE, show both paths
-#   make check    the full test run (what CI runs)
-#   make help     everything else
+#   make run         the main job: build, boot soft-RoCE, show both paths
+#   make check       the test run CI runs (one kernel build, under 60 min)
+#   make check-full  everything: stock, nogate and KASAN kernels, Debian's
+#                    own kernel, rdma-core's whole suite compared, mutants
+#   make help        everything else
 
 SHELL := /bin/bash
 CONFIGS ?= direct,swiotlb,iommu
@@ -9,18 +11,21 @@ SUITES ?=
 CONFIG ?= direct
 export CONFIGS SUITES FRESH JOBS
 
-.PHONY: help run check bench deps sources kernel kernel-stock kernel-kasan rdma-core vm \
-	export-kernel export-rdma-core export-debian check-compat clean
+.PHONY: help run check check-full mutants bench deps sources kernel kernel-stock kernel-kasan \
+	kernel-nogate rdma-core vm export-kernel export-rdma-core export-debian check-compat clean
 
 help:
-	@echo "make run            build, boot soft-RoCE in QEMU, show registration working and refused"
-	@echo "make check          full test run in CONFIGS=$(CONFIGS) (what .ci/run does)"
+	@echo "make run            build, boot soft-RoCE in QEMU, show registration working, refused, and what the refusal prevents"
+	@echo "make check          the test run CI does (.ci/run): patched kernel in CONFIGS=$(CONFIGS), Debian's userspace"
+	@echo "make check-full     make check plus stock, nogate, KASAN and Debian 12 kernels, pyverbs compared, mutants"
+	@echo "make mutants        build the kernel with each tests/mutants/*.patch and check that the suites catch it"
 	@echo "make bench          stock against patched kernel: reg_mr, refusal, perftest, dma_map"
 	@echo "make deps           apt-get what the build and the guest need (idempotent)"
 	@echo "make sources        kernel + rdma-core git trees under build/, series applied"
 	@echo "make kernel         build the patched kernel (build/kbuild)"
 	@echo "make kernel-stock   build the same config without the series (build/kbuild-stock)"
 	@echo "make kernel-kasan   the patched kernel with KASAN as well (build/kbuild-kasan)"
+	@echo "make kernel-nogate  pristine plus kernel/nogate.series: the test mode without the gate"
 	@echo "make rdma-core      build patched rdma-core with pyverbs (build/rdma-core/build)"
 	@echo "make vm CONFIG=x    boot one configuration (direct, swiotlb, iommu), run SUITES"
 	@echo "make export-kernel  turn commits in build/linux into kernel/*.patch"
@@ -34,6 +39,12 @@ run:
 
 check:
 	@ci/check.sh
+
+check-full:
+	@ci/check.sh --full
+
+mutants:
+	@ci/mutants.sh
 
 bench:
 	@ci/bench.sh
@@ -53,6 +64,9 @@ kernel-stock: sources
 
 kernel-kasan: sources
 	@ci/kernel-build.sh --variant kasan
+
+kernel-nogate: sources
+	@ci/kernel-build.sh --variant nogate
 
 rdma-core: sources
 	@ci/rdma-core-build.sh

@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
-# The full test run: install, fetch, build, then boot every DMA configuration
-# and run every suite. Closing line: "N passed, N failed, N skipped".
+# The test run: install, fetch, build, then boot the guests and run the
+# suites, each guest held to its expectation file (tests/expect/). Closing
+# line: "N passed, N failed, N skipped"; the exit status is non-zero on any
+# failure.
 #
-#   ci/check.sh [--configs LIST] [--suites LIST] [--jobs N]
+#   ci/check.sh [--full] [--configs LIST] [--suites LIST] [--jobs N]
 #
+# make check (CI, .ci/run): one kernel build, the patched one. Every suite
+# but rdma-core's whole pyverbs suite on it in direct, swiotlb and iommu
+# (hazard/ shows the corruption on the same kernel through its
+# require_coherent test switch), and Debian's own rdma-core on it under
+# swiotlb.
+# --full (make check-full) adds, on kernels built in the background
+# meanwhile: the stock kernel (every patched-kernel case skips; rdma-core's
+# whole suite on it and on the patched kernel, compared), the nogate kernel
+# (the corruption on real stock code paths), KASAN, Debian 12's own kernel,
+# and then `make mutants`.
 # --jobs N (JOBS): guests booted at once, 1..4 (default 2).
 # A guest whose last run passed and whose inputs are byte-identical is not
 # booted again (tests/vm/matrix.sh --reuse); FRESH=1 boots every guest.
-# Guests: every suite on the patched kernel in each configuration; Debian's
-# userspace on it; Debian 12's own kernel and userspace; then, on kernels
-# built in the background meanwhile, nogate (hazard), stock (the skips, and
-# the pyverbs baseline) and kasan.
 . "$(dirname "$0")/lib.sh"
 rm -f "$BUILD"/check-*.log
 
 configs=${CONFIGS:-direct,swiotlb,iommu}
 suites=${SUITES:-}
 jobs=${JOBS:-2}
+full=0
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--full) full=1; shift ;;
 	--configs) configs=${2:?--configs needs a list}; shift 2 ;;
 	--suites) suites=${2:?--suites needs a list}; shift 2 ;;
 	--jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
@@ -40,6 +50,12 @@ done
 
 prepare_all
 
+# Every suite; make check leaves rdma-core's whole suite (about 330 tests,
+# a baseline comparison with the stock kernel) to make check-full.
+all_suites=$(cd "$TOP/tests/cases" && ls -d -- */ | tr -d / | paste -sd,)
+check_suites=$(tr , '\n' <<<"$all_suites" | grep -vx pyverbs-full | paste -sd,)
+guest_suites=${suites:-$([ $full -eq 1 ] && echo "$all_suites" || echo "$check_suites")}
+
 # Other kernels some guests boot. They are built one after the other, at the
 # lowest CPU priority, while the guests on the patched kernel already run: a
 # TCG guest leaves much of the CPU idle (it waits on peers, timers, the 9p
@@ -47,22 +63,22 @@ prepare_all
 # Built in the order their guests are long: stock's guest runs rdma-core's
 # whole suite, nogate's takes a minute.
 variants=()
-# The same config without the series: the baseline for rdma-core's own
-# suite, and a kernel on which every patched-kernel case must skip cleanly.
-if [[ ,$configs, == *,direct,* ]] && { [ -z "$suites" ] || [[ ,$suites, == *,pyverbs,* ]]; }; then
-	variants+=(stock)
+if [ $full -eq 1 ]; then
+	# The same config without the series: the baseline for rdma-core's
+	# own suite, and a kernel on which every patched-kernel case skips.
+	[[ ,$configs, == *,direct,* ]] && variants+=(stock)
+	# The debug kernel with KASAN on top.
+	variants+=(kasan)
+	# The test mode without the gate, where the corruption must show.
+	variants+=(nogate)
 fi
-# The debug kernel with KASAN on top, for the whole suite only.
-if [ -z "$suites" ]; then variants+=(kasan); fi
-# The test mode without the gate, where the corruption must show (hazard).
-if [ -z "$suites" ] || [[ ,$suites, == *,hazard,* ]]; then variants+=(nogate); fi
 has_variant() { [[ " ${variants[*]} " == *" $1 "* ]]; }
 
 # Debian 12's own kernel and userspace: tests/ as distro CI runs it on a
 # stock Debian 12 machine (every patched-kernel case must skip with its
 # reason). Downloaded, not built: ready before the first guest.
 debian12=0
-if [ -z "$suites" ] && [[ ,$configs, == *,direct,* ]]; then
+if [ $full -eq 1 ] && [ -z "$suites" ] && [[ ,$configs, == *,direct,* ]]; then
 	debian12=1
 	step "Debian 12 kernel (linux-image-amd64, unpacked with an initramfs)" "$TOP/ci/debian-kernel.sh"
 fi
@@ -104,26 +120,26 @@ variant_built() { [ "$1" = - ] || [ -e "$BUILD/.variant-built-$1" ]; }
 runs=()
 IFS=, read -ra cfgs <<<"$configs"
 for c in "${cfgs[@]}"; do
-	runs+=("check $c - --configs $c --tag check --expect patched${suites:+ --suites $suites}")
+	runs+=("check $c - --configs $c --tag check --expect patched --suites $guest_suites")
 done
 # The stock kernel: pyverbs' baseline, and every patched-kernel case skips.
 has_variant stock &&
-	runs+=("stock direct stock --configs direct --suites kunit,mr,fault,hazard,pyverbs --tag stock --expect stock --kernel $BUILD/kbuild-stock/arch/x86/boot/bzImage")
+	runs+=("stock direct stock --configs direct --suites env,kunit,mr,fault,hazard,pyverbs,pyverbs-full --tag stock --expect stock --kernel $BUILD/kbuild-stock/arch/x86/boot/bzImage")
 # Debian's own userspace (no rdma-core-patches) on the patched kernel: it
 # must keep working where DMA is coherent and simply see EOPNOTSUPP where
 # registration is refused.
 [ -z "$suites" ] &&
-	runs+=("debian-userspace swiotlb - --configs swiotlb --suites smoke,mr --tag debian-userspace --expect debian-userspace --no-rdma-core")
+	runs+=("debian-userspace swiotlb - --configs swiotlb --suites env,smoke,mr --tag debian-userspace --expect debian-userspace --no-rdma-core")
 # Concurrency, leaks and fault injection once more under
 # KASAN, with swiotlb so that refusal and success run side by side.
 has_variant kasan &&
-	runs+=("kasan swiotlb kasan --configs swiotlb --suites stress,leak,fault --tag kasan --expect patched --kernel $BUILD/kbuild-kasan/arch/x86/boot/bzImage")
+	runs+=("kasan swiotlb kasan --configs swiotlb --suites env,stress,leak,fault --tag kasan --expect patched --kernel $BUILD/kbuild-kasan/arch/x86/boot/bzImage")
 # Debian 12's own kernel: every patched-kernel case skips with its reason.
 [ $debian12 -eq 1 ] &&
 	runs+=("debian12 direct - --configs direct --tag debian12 --expect debian12 --no-rdma-core --kernel $BUILD/debian-kernel/vmlinuz --initrd $BUILD/debian-kernel/initrd.img")
 # The same test mode on a kernel without the gate must show the corruption.
 has_variant nogate &&
-	runs+=("nogate swiotlb nogate --configs swiotlb --suites hazard,mr --tag nogate --expect nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")
+	runs+=("nogate swiotlb nogate --configs swiotlb --suites env,hazard,mr --tag nogate --expect nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")
 
 # run_one TAG CONFIG VARIANT ARGS...: one guest, output prefixed with its name.
 run_one() {
@@ -227,6 +243,18 @@ recap() {
 if [ $rc -ne 0 ]; then
 	echo "== what failed (whole logs: $BUILD/check-NAME.log, serial logs under $BUILD/vm/)"
 	recap
+fi
+
+# make check-full ends with the mutants: one deliberate breakage of the
+# series at a time, each of which the suites must catch.
+if [ $full -eq 1 ] && [ -z "$suites" ]; then
+	mutants() {
+		local r=0
+		"$TOP/ci/mutants.sh" || r=1
+		if [ $r -eq 0 ]; then echo "1 passed, 0 failed, 0 skipped"; else echo "0 passed, 1 failed, 0 skipped"; fi
+		return $r
+	}
+	mutants 2>&1 | tee "$BUILD/check-mutants.log" | sed -u 's/^/[mutants] /' || rc=1
 fi
 
 # One closing line over all runs.

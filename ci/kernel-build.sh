@@ -81,7 +81,7 @@ out=$src/$outname
 excl=$(git -C "$src" rev-parse --git-common-dir 2>/dev/null)/info/exclude
 [ -f "$excl" ] && ! grep -qx "/$outname/" "$excl" && echo "/$outname/" >>"$excl"
 ln -sfn "$out" "$link"
-need_cmd ccache gcc make flex bison bc
+need_cmd ccache gcc make flex bison bc depmod
 
 kbuild_lock
 mkdir -p "$out" "$CCACHE_DIR"
@@ -129,9 +129,15 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config-frags" 2>/dev/null)" != "$w
 	echo "$want" >"$out/.config-frags"
 fi
 
-log "building $variant bzImage in $out (ccache: $CCACHE_DIR)"
+log "building $variant bzImage and modules in $out (ccache: $CCACHE_DIR)"
 rc=0
-"${MK[@]}" bzImage >"$out/build.log" 2>&1 || rc=$?
+"${MK[@]}" bzImage modules >"$out/build.log" 2>&1 || rc=$?
 grep -E 'warning:|error:' "$out/build.log" >&2 || true
 [ "$rc" -eq 0 ] || die "kernel build failed; full log: $out/build.log"
+# The guests load the modules from here (tests/vm/run-vm.sh finds modroot
+# next to the kernel image); nothing is installed on the host.
+rm -rf "$out/modroot"
+"${MK[@]}" INSTALL_MOD_PATH="$out/modroot" INSTALL_MOD_STRIP=1 modules_install \
+	>"$out/modules_install.log" 2>&1 ||
+	die "modules_install failed; log: $out/modules_install.log"
 log "bzImage: $out/arch/x86/boot/bzImage ($(make -s -C "$src" O="$out" kernelrelease 2>/dev/null))"

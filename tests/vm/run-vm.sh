@@ -115,6 +115,12 @@ fi
 {
 	printf 'PROJ_HOST=%q\n' "$top"
 	printf 'RDMA_DMA_CONFIG=%q\n' "$config"
+	# A kernel built by ci/kernel-build.sh has its modules installed next
+	# to it (modroot); guest-init loads the RDMA ones from there.
+	modroot=$(cd "$(dirname "$kernel")/../../.." 2>/dev/null && pwd)/modroot
+	case $modroot in
+	"$top"/*) [ -d "$modroot/lib/modules" ] && printf 'MODROOT=%q\n' "/run/project/${modroot#"$top"/}" ;;
+	esac
 	[ -n "$rdma_core" ] && printf 'RDMA_CORE_BUILD=%q\n' "/run/project/${rdma_core#"$top"/}"
 	printf 'GUEST_CMD=('; printf '%q ' "$@"; printf ')\n'
 } >"$out/job.sh"

@@ -1,16 +1,28 @@
 # shellcheck shell=bash
 DESCRIPTION="without the gate, a bounced user MR silently loses the data an RDMA WRITE delivered (the problem this project fixes)"
 
+SWITCH=$UMEM_DEBUGFS/require_coherent
+
 requires() {
 	_have_root && _have_rxe && _have_uverbs && _have_test_bin rc_data &&
 		_have_testmode && _have_dma_config swiotlb || return 1
-	# With the gate on, registration is refused here: nothing to show.
-	[ "$(mr_outcome testmode)" = bounce ] ||
-		skip_because "kernel has the coherent-DMA gate; the hazard is shown on the nogate kernel (ci/kernel-build.sh --variant nogate)"
+	# A kernel with the gate needs its test switch to map without it.
+	grep -qsw dma_coherence_state /proc/kallsyms && [ ! -w "$SWITCH" ] &&
+		skip_because "kernel has the coherent-DMA gate and not its require_coherent test switch (CONFIG_INFINIBAND_UMEM_TEST)"
+	return 0
 }
+
+case_cleanup() { [ -w "$SWITCH" ] && echo Y >"$SWITCH"; true; }
 
 test_case() {
 	local dev
+	# On the patched kernel: map user memory as stock 6.12 does, without
+	# DMA_ATTR_REQUIRE_COHERENT and without any refusal (taints the kernel).
+	if [ -w "$SWITCH" ]; then
+		echo N >"$SWITCH" || { fail "cannot switch $SWITCH off"; return 1; }
+		info "ib_umem/require_coherent off: user memory is mapped as without the gate"
+	fi
+	[ "$(mr_outcome testmode)" = bounce ] || { fail "test-mode MRs would not bounce here"; return 1; }
 	rxe_add dev "$(testmode_netdev)" testmode || return 1
 	info "$dev maps user memory through a real DMA device under swiotlb=force, with no gate"
 	RDMA_DEV=$dev RDMA_GID_INDEX=$(gid_index "$dev") RDMA_EXPECT_DATA=lost harness testmode "$(test_bin rc_data)"

@@ -5,6 +5,8 @@ KUNIT_SUITE=dma-require-coherent
 
 requires() {
 	[ -d /sys/kernel/debug/kunit ] || skip_because "kernel without KUnit debugfs (CONFIG_KUNIT_DEBUGFS)" || return 1
+	# Built as a module, the suite runs when it is loaded.
+	[ -r "/sys/kernel/debug/kunit/$KUNIT_SUITE/results" ] || modprobe -q require_coherent_kunit
 	[ -r "/sys/kernel/debug/kunit/$KUNIT_SUITE/results" ] ||
 		skip_because "kernel without the $KUNIT_SUITE KUnit suite"
 }
