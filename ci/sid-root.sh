@@ -140,6 +140,7 @@ build_root() {
 	log "mmdebstrap $SUITE into $ROOT (${#PKGS[@]} packages and their dependencies)"
 	# The mirror entry carries signed-by, so the indexes are verified against
 	# the archive keyring; the guest root gets no apt sources of its own.
+	# /usr/lib/modules: guest-init mounts the test kernel's modules there.
 	# Check-Valid-Until off: a mirror that is a snapshot serves a sid
 	# Release whose Valid-Until has passed. The signature is still checked.
 	mmdebstrap --variant=minbase --mode=root --format=directory \
@@ -148,6 +149,7 @@ build_root() {
 		--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
 		--dpkgopt='path-include=/usr/share/doc/*/tests/*' \
 		--customize-hook='rm -f "$1"/etc/apt/sources.list "$1"/etc/apt/sources.list.d/*' \
+		--customize-hook='mkdir -p "$1"/usr/lib/modules' \
 		"$SUITE" "$ROOT.tmp" "deb [signed-by=$KEYRING] $MIRROR $SUITE main" \
 		>"$BUILD/sid-root.log" 2>&1 || die "mmdebstrap failed; see $BUILD/sid-root.log"
 	install -m 0755 "$TOP/tests/vm/rdmadma-init" "$ROOT.tmp/rdmadma-init"
