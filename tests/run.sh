@@ -130,7 +130,7 @@ for i in "${!cases[@]}"; do
 	else
 		klog=$("$kmsg_bin" since "$seq0" 2>"$tmp/kmsg.err")
 		[ $? -eq 0 ] || why+=("$(cat "$tmp/kmsg.err")")
-		bad=$(grep -E "$DMESG_BAD" <<<"$klog" | grep -v "rdmadma-test: begin" | head -8)
+		bad=$(dmesg_bad <<<"$klog" | head -8)
 		[ -z "$bad" ] || why+=("kernel log reports during the case:" "$bad")
 	fi
 	e1=$(dma_debug_errors)
