@@ -38,12 +38,19 @@ ln -sfn /proc/self/fd/0 /dev/stdin
 ln -sfn /proc/self/fd/1 /dev/stdout
 ln -sfn /proc/self/fd/2 /dev/stderr
 
-# A modular test kernel: load the RDMA stack and the KUnit suite (which
-# runs when loaded) from the build's modules (MODROOT), as a distribution's
-# udev would; the host root has no /lib/modules to put them in.
+# A modular test kernel: its modules are in the build (MODROOT), and the host
+# root has no /lib/modules to put them in. A modprobe that looks there serves
+# the kernel's own requests (crypto-crc32 for rxe's ICRC, say) and the
+# tests; then the RDMA stack and the KUnit suite (which runs when loaded)
+# are loaded, as a distribution's udev would.
 if [ -n "${MODROOT:-}" ]; then
+	mkdir -p /run/bin
+	printf '#!/bin/sh\nexec /sbin/modprobe -d %q "$@"\n' "$MODROOT" >/run/bin/modprobe
+	chmod +x /run/bin/modprobe
+	echo /run/bin/modprobe >/proc/sys/kernel/modprobe
+	export PATH=/run/bin:$PATH
 	for m in ib_uverbs rdma_ucm rdma_rxe require_coherent_kunit; do
-		modprobe -d "$MODROOT" "$m" || say "modprobe $m (from $MODROOT) failed"
+		modprobe "$m" || say "modprobe $m (from $MODROOT) failed"
 	done
 fi
 
