@@ -152,6 +152,11 @@ testmode_parent() {
 	done
 }
 
+# The reg_mr tests other cases run on purpose (leak/, stress/, fault/,
+# mr/007), left out where a case runs "all the others".
+REG_MR_OTHERS=(-T refusal_leaks_nothing -T success_cycles_leak_nothing -T threads
+	-T fault_cycles -T injected_failure -T late_refusal)
+
 # reg_mr LABEL DEV stock|testmode [ARGS...]: the reg_mr tests on DEV as
 # sub-tests LABEL.*, told what this configuration must give. REG_MR_AS
 # (an array) prefixes the command, e.g. to run it as another user.

@@ -163,7 +163,7 @@ timeout -k 10 "$tmo" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
 qpid=$!
 # Show the guest's KTAP lines as they arrive (kernel messages stay in the log).
 tail -n +1 --pid=$qpid -f "$out/console.log" 2>/dev/null |
-	grep --line-buffered -E '^(ok |not ok |# |TAP |KTAP |1\.\.|guest-init:)' || true
+	grep --line-buffered -E '^( {4})?(ok |not ok |1\.\.)|^(# |TAP |KTAP |guest-init:)' || true
 qrc=0
 wait $qpid || qrc=$?
 el=$(($(date +%s) - t0))
