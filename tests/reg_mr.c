@@ -435,7 +435,7 @@ TEST_F(mr, rereg_raw)
 						   IBV_REREG_MR_CHANGE_TRANSLATION, other,
 						   SZ_4K, 0, 0, NULL));
 	EXPECT_EQ(self->pin0 + 4, vm_pin_kb());
-	EXPECT_EQ(0, page_pinned(other));
+	EXPECT_UNPINNED(other, SZ_4K);
 	/* An empty change is EINVAL, an unknown flag EOPNOTSUPP (uverbs). */
 	EXPECT_FAIL_ERRNO(EINVAL, raw_rereg_mr(self->ctx, mr->handle, 0, NULL, 0, 0, 0, NULL));
 	EXPECT_FAIL_ERRNO(EOPNOTSUPP, raw_rereg_mr(self->ctx, mr->handle, 1 << 3, NULL, 0, 0,

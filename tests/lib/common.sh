@@ -329,7 +329,9 @@ subtest() {
 		echo "# FAIL: sub-test $name recorded twice in one case"
 		name=$name.again res=fail
 	fi
-	printf '%s %s%s\n' "$name" "$res" "${*:+ $*}" >>"$CASE_TMP/subtests"
+	# The names of the devices a case made change from run to run.
+	printf '%s %s%s\n' "$name" "$res" "${*:+ $*}" | sed -E 's/\brxe_[a-z][0-9]+_[0-9]+\b/RXEDEV/g' \
+		>>"$CASE_TMP/subtests"
 	[ "$res" != fail ]
 }
 
@@ -364,16 +366,35 @@ harness() {
 	return 0
 }
 
-# unittest_subtests LABEL LOG: record each test of a verbose unittest run
-# (rdma-core's run_tests.py -v) as sub-test LABEL.NAME, skips with their
-# reason. 1 if any failed or errored, or if LOG has no result at all.
+# unittest_results LOG: one line per test of a verbose unittest run
+# (rdma-core's run_tests.py -v): ID<tab>NAME<tab>RESULT<tab>REASON, with
+# RESULT ok, fail or skip. A test with a docstring prints "NAME (ID)" on a
+# line of its own and its result after the docstring on the next.
+unittest_results() {
+	awk '
+		/^test[A-Za-z0-9_]* \(.*\)$/ { pname = $1; pid = $2; next }
+		/ \.\.\. (ok|FAIL|ERROR|skipped .*)$/ {
+			if ($1 ~ /^test[A-Za-z0-9_]*$/ && $2 ~ /^\(/) { name = $1; id = $2 }
+			else { name = pname; id = pid }
+			pname = ""; pid = ""
+			if (name == "") next
+			gsub(/[()]/, "", id)
+			r = $0; sub(/.* \.\.\. /, "", r)
+			if (r == "ok") print id "\t" name "\tok\t"
+			else if (r == "FAIL" || r == "ERROR") print id "\t" name "\tfail\t"
+			else { sub(/^skipped ./, "", r); sub(/.$/, "", r); print id "\t" name "\tskip\t" r }
+		}' "$1"
+}
+
+# unittest_subtests LABEL LOG: record each test of LOG as sub-test
+# LABEL.NAME, skips with their reason. 1 if any failed or errored, or if
+# LOG has no result at all.
 unittest_subtests() {
-	local label=$1 log=$2 n=0 bad=0 name res reason
-	while IFS=$'\t' read -r name res reason; do
+	local label=$1 log=$2 n=0 bad=0 id name res reason
+	while IFS=$'\t' read -r id name res reason; do
 		subtest "$label.$name" "$res" ${reason:+"$reason"} || bad=1
 		n=$((n + 1))
-	done < <(sed -nE "s/^(test[A-Za-z0-9_]*) \(.*\) \.\.\. (ok|FAIL|ERROR|skipped '(.*)')$/\1\t\2\t\3/p" "$log" |
-		sed -E "s/\t(FAIL|ERROR)\t/\tfail\t/; s/\tskipped '.*'\t/\tskip\t/")
+	done < <(unittest_results "$log")
 	[ $n -gt 0 ] || { fail "no unittest result in $log"; return 1; }
 	return $bad
 }

@@ -10,8 +10,9 @@ requires() {
 }
 
 # run_pyverbs DEV KIND: run the module against DEV, each test a sub-test
-# KIND.NAME; fail on failures or errors, and on a run where every test
-# skipped (that would prove nothing).
+# KIND.NAME; fail on failures or errors. Which tests skip where is pinned
+# down by the expectation files: a device that does not refuse skips the
+# refusal tests, and that must be the reason given.
 run_pyverbs() {
 	local dev=$1 log=$CASE_TMP/pyverbs.$1
 	# bin/run_tests.py is a wrapper with build-time paths; call the real one.
@@ -21,8 +22,6 @@ run_pyverbs() {
 	sed 's/^/#   /' "$log"
 	unittest_subtests "$2" "$log" || return 1
 	[ $rc -eq 0 ] || { fail "run_tests.py exited $rc on $dev"; return 1; }
-	[ "$(grep -cE ' \.\.\. ok$' "$log")" -gt 0 ] || { fail "no test passed on $dev: every one skipped"; return 1; }
-	return 0
 }
 
 test_case() { each_rxe run_pyverbs; }
