@@ -222,6 +222,9 @@ each_rxe() {
 	return $bad
 }
 
+# The rxe devices that exist now, sorted.
+rxe_devices() { rdma link show 2>/dev/null | awk '$2 ~ /^rxe/ {sub(/\/.*/, "", $2); print $2}' | sort -u; }
+
 rxe_del_all() {
 	local n
 	for n in "${RXE_CREATED[@]}"; do

@@ -8,7 +8,7 @@
 #   --kernel PATH   bzImage        (default: build/kbuild/arch/x86/boot/bzImage)
 #   --initrd PATH   initramfs for a modular kernel (ci/debian-kernel.sh makes one)
 #   --out DIR       results directory      (default: build/vm/<config>)
-#   --timeout SEC   wall-clock limit for boot + command   (default: 2400)
+#   --timeout SEC   wall-clock limit for boot + command   (default: 3600)
 #   --accel A       tcg (default) or kvm; kvm only when asked, and it must work
 #   --append STR    extra kernel command line
 #   --suites LIST   comma-separated suites for tests/run.sh (default: all)
@@ -37,7 +37,7 @@ top=$(cd "$here/../.." && pwd)
 die() { echo "error: $*" >&2; exit 2; }
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
-config=direct kernel=$top/build/kbuild/arch/x86/boot/bzImage out= tmo=2400 accel=tcg
+config=direct kernel=$top/build/kbuild/arch/x86/boot/bzImage out= tmo=3600 accel=tcg
 append= suites= rdma_core=$top/build/rdma-core/build initrd= expect= root=/
 qemu_dev=()
 while [ $# -gt 0 ]; do

@@ -1,5 +1,7 @@
 # shellcheck shell=bash
 DESCRIPTION="rdma-core pyverbs test_dma_coherence on stock rxe and, where available, test-mode rxe"
+# Python under TCG: minutes on a busy host.
+TIMEOUT=600
 
 requires() {
 	_have_root && _have_rxe && _have_uverbs && _have_gate || return 1
