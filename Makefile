@@ -11,7 +11,7 @@ SUITES ?=
 CONFIG ?= direct
 export CONFIGS SUITES FRESH JOBS
 
-.PHONY: help run check check-full mutants bench deps sources kernel kernel-stock kernel-kasan \
+.PHONY: help run check check-full mutants deb bench deps sources kernel kernel-stock kernel-kasan \
 	kernel-nogate rdma-core vm export-kernel export-rdma-core export-debian check-compat clean
 
 help:
@@ -19,6 +19,8 @@ help:
 	@echo "make check          the test run CI does (.ci/run): patched kernel in CONFIGS=$(CONFIGS), Debian's userspace"
 	@echo "make check-full     make check plus stock, nogate, KASAN and Debian 12 kernels, pyverbs compared, mutants"
 	@echo "make mutants        build the kernel with each tests/mutants/*.patch and check that the suites catch it"
+	@echo "make deb            the series as Debian packages from Debian's cloud-amd64 config, booted and tested"
+	@echo "                    (TEST_AIDS=1: with the series' test aids)"
 	@echo "make bench          stock against patched kernel: reg_mr, refusal, perftest, dma_map"
 	@echo "make deps           apt-get what the build and the guest need (idempotent)"
 	@echo "make sources        kernel + rdma-core git trees under build/, series applied"
@@ -45,6 +47,10 @@ check-full:
 
 mutants:
 	@ci/mutants.sh
+
+deb: sources rdma-core
+	@$(MAKE) -s -C tests RDMA_CORE_BUILD=$(CURDIR)/build/rdma-core/build
+	@ci/deb.sh $(if $(filter 1,$(TEST_AIDS)),--test-aids)
 
 bench:
 	@ci/bench.sh

@@ -1,5 +1,7 @@
 # shellcheck shell=bash
 DESCRIPTION="test-mode rxe: rping, ibv_rc_pingpong and ib_write_bw pass where DMA is coherent and exit non-zero where it is refused"
+# Many registrations and several peers; under TCG on a busy host minutes.
+TIMEOUT=600
 
 requires() { _have_root && _have_rxe && _have_uverbs && _have_testmode && _have_gate &&
 	_have_cmd rping ibv_rc_pingpong ib_write_bw; }
