@@ -11,8 +11,8 @@ SUITES ?=
 CONFIG ?= direct
 export CONFIGS SUITES FRESH JOBS
 
-.PHONY: help run check check-full check-arm64 mutants bench deps sources kernel kernel-stock \
-	kernel-kasan kernel-nogate rdma-core vm export-kernel export-rdma-core clean
+.PHONY: help run check check-full check-arm64 mutants deb bench deps sources kernel kernel-stock kernel-kasan \
+	kernel-nogate rdma-core vm export-kernel export-rdma-core export-debian check-compat clean
 
 help:
 	@echo "make run            build, boot soft-RoCE in QEMU, show registration working, refused, and what the refusal prevents"
@@ -20,6 +20,8 @@ help:
 	@echo "make check-full     make check plus stock, nogate, KASAN and Debian 12 kernels, pyverbs compared, mutants"
 	@echo "make check-arm64    arm64 guests (QEMU virt, TCG): non-coherent, coherent, SMMUv3, nogate"
 	@echo "make mutants        build the kernel with each tests/mutants/*.patch and check that the suites catch it"
+	@echo "make deb            the series as Debian packages from Debian's cloud-amd64 config, booted and tested"
+	@echo "                    (TEST_AIDS=1: with the series' test aids)"
 	@echo "make bench          stock against patched kernel: reg_mr, refusal, perftest, dma_map"
 	@echo "make deps           apt-get what the build and the guest need (idempotent)"
 	@echo "make sources        kernel + rdma-core git trees under build/, series applied"
@@ -31,6 +33,8 @@ help:
 	@echo "make vm CONFIG=x    boot one configuration (direct, swiotlb, iommu), run SUITES"
 	@echo "make export-kernel  turn commits in build/linux into kernel/*.patch"
 	@echo "make export-rdma-core  the same for build/rdma-core"
+	@echo "make export-debian SERIES=rdma-core|kernel  the series as debian/patches (DEP-3), checked with quilt"
+	@echo "make check-compat   Debian sid's rdma-core on the patched kernel; ours on stock kernels"
 	@echo "make clean          remove build/ (the ccache in ~/.cache stays)"
 
 run:
@@ -47,6 +51,10 @@ check-arm64:
 
 mutants:
 	@ci/mutants.sh
+
+deb: sources rdma-core
+	@$(MAKE) -s -C tests RDMA_CORE_BUILD=$(CURDIR)/build/rdma-core/build
+	@ci/deb.sh $(if $(filter 1,$(TEST_AIDS)),--test-aids)
 
 bench:
 	@ci/bench.sh
@@ -82,6 +90,12 @@ export-kernel:
 
 export-rdma-core:
 	@ci/series.sh export rdma-core
+
+export-debian:
+	@ci/series.sh export-debian $(or $(SERIES),rdma-core) build/debian-patches/$(or $(SERIES),rdma-core)
+
+check-compat:
+	@ci/check-compat.sh
 
 clean:
 	rm -rf build

@@ -14,8 +14,9 @@
 # --full (make check-full) adds, on kernels built in the background
 # meanwhile: the stock kernel (every patched-kernel case skips; rdma-core's
 # whole suite on it and on the patched kernel, compared), the nogate kernel
-# (the corruption on real stock code paths), KASAN, Debian 12's own kernel,
-# and then `make mutants`.
+# (the corruption on real stock code paths), KASAN, Debian 12's own kernel;
+# then both series checked as Debian quilt series, make check-compat, and
+# make mutants.
 # --jobs N (JOBS): guests booted at once, 1..4 (default 2).
 # A guest whose last run passed and whose inputs are byte-identical is not
 # booted again (tests/vm/matrix.sh --reuse); FRESH=1 boots every guest.
@@ -261,9 +262,26 @@ if [ $rc -ne 0 ]; then
 	recap
 fi
 
-# make check-full ends with the mutants: one deliberate breakage of the
-# series at a time, each of which the suites must catch.
+# make check-full also checks both series as Debian quilt series (every
+# patch applies to pristine with quilt push --fuzz=0, and the result is the
+# git am tree), runs the compatibility guests (make check-compat), and ends
+# with the mutants: one deliberate breakage of the series at a time, each
+# of which the suites must catch.
 if [ $full -eq 1 ] && [ -z "$suites" ]; then
+	debian_series() {
+		local r=0 s
+		for s in kernel rdma-core; do
+			"$TOP/ci/series.sh" export-debian "$s" "$BUILD/debian-patches/$s" || r=1
+		done
+		if [ $r -eq 0 ]; then echo "1 passed, 0 failed, 0 skipped"; else echo "0 passed, 1 failed, 0 skipped"; fi
+		return $r
+	}
+	debian_series 2>&1 | tee "$BUILD/check-debian-series.log" | sed -u 's/^/[debian-series] /' || rc=1
+	# Its guests print their own closing lines; only its total counts here.
+	"$TOP/ci/check-compat.sh" 2>&1 | tee "$BUILD/compat-all.log" | sed -u 's/^/[compat] /' || rc=1
+	grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$BUILD/compat-all.log" | tail -1 \
+		>"$BUILD/check-compat.log"
+
 	mutants() {
 		local r=0
 		"$TOP/ci/mutants.sh" || r=1

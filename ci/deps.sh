@@ -14,12 +14,17 @@ PKGS=(
 	qemu-system-x86 busybox-static iproute2 perftest procps coreutils util-linux
 	# Debian's own verbs userspace, for the unpatched-userspace run
 	ibverbs-utils rdmacm-utils ibverbs-providers
+	# make deb (bindeb-pkg) and the series' quilt check
+	dpkg-dev rsync quilt
 	# bench plots
 	gnuplot-nox
+	# rdma-core series as a Debian quilt series (ci/series.sh export-debian),
+	# and the Debian sid root of the compatibility guests (ci/sid-root.sh)
+	quilt mmdebstrap
 	# arm64 guests (make check-arm64): cross compiler, QEMU, device-tree
-	# tools, the arm64 Debian root (mmdebstrap; qemu-user only runs its
-	# static ldconfig), and file(1) to check what was cross-built
-	gcc-aarch64-linux-gnu qemu-system-arm device-tree-compiler mmdebstrap
+	# tools, qemu-user (runs only the arm64 root's static ldconfig), and
+	# file(1) to check what was cross-built
+	gcc-aarch64-linux-gnu qemu-system-arm device-tree-compiler
 	qemu-user-static file
 )
 

@@ -3,6 +3,12 @@
 # place: binaries in build/rdma-core/build/bin run against the libraries and
 # providers next to them (IN_PLACE), no install needed.
 #
+# Built as Release, the build type Debian (and RHEL, SUSE) ship: there
+# libibverbs logs only when VERBS_LOG_LEVEL and VERBS_LOG_FILE are both
+# set, while RelWithDebInfo and Debug (VERBS_DEBUG) fall back to stderr, so
+# a test run on another build type would not see what users see.
+# RDMA_CORE_BUILD_TYPE overrides it.
+#
 #   ci/rdma-core-build.sh [--arch arm64]
 #
 # --arch arm64: cross-compile the same tree for the arm64 guests into
@@ -52,10 +58,16 @@ arm64)
 	;;
 *) die "unknown arch '$arch' (x86_64 or arm64)" ;;
 esac
+btype=${RDMA_CORE_BUILD_TYPE:-Release}
 mkdir -p "$out"
+if [ -f "$out/build.ninja" ] &&
+	! grep -qx "CMAKE_BUILD_TYPE:STRING=$btype" "$out/CMakeCache.txt" 2>/dev/null; then
+	log "rdma-core was configured as $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$out/CMakeCache.txt" 2>/dev/null); reconfiguring as $btype"
+	rm -f "$out/build.ninja" "$out/CMakeCache.txt"
+fi
 if [ ! -f "$out/build.ninja" ]; then
-	log "configuring rdma-core for $arch (cmake)"
-	(cd "$out" && cmake -GNinja -DIN_PLACE=1 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	log "configuring rdma-core for $arch (cmake, $btype)"
+	(cd "$out" && cmake -GNinja -DIN_PLACE=1 -DCMAKE_BUILD_TYPE="$btype" \
 		-DCMAKE_C_COMPILER_LAUNCHER=ccache "${cmake_args[@]}" .. >cmake.log 2>&1) ||
 		die "cmake failed; see $out/cmake.log"
 fi

@@ -5,15 +5,26 @@
 #   ci/series.sh apply  kernel|rdma-core   series -> tree (git am onto pristine)
 #   ci/series.sh export kernel|rdma-core   tree -> series (git format-patch)
 #   ci/series.sh status kernel|rdma-core   say whether the two agree
+#   ci/series.sh export-debian kernel|rdma-core DIR
+#                                          series -> DIR as a Debian quilt
+#                                          series (debian/patches layout:
+#                                          DIR/series, DEP-3 headers), then
+#                                          checked with quilt push -a --fuzz=0
+#                                          on the pristine tree
 #
 # apply never throws away work. When only the tree moved on (edits or commits
 # since the last apply/export), it leaves the tree alone so that the edits get
 # built. When the series changed too, it refuses until one side is dropped.
 . "$(dirname "$0")/lib.sh"
 
-usage() { sed -n '2,10p' "$0" >&2; exit 2; }
-[ $# -eq 2 ] || usage
-action=$1
+usage() { sed -n '2,16p' "$0" >&2; exit 2; }
+action=${1:-}
+if [ "$action" = export-debian ]; then
+	[ $# -eq 3 ] || usage
+	outdir=$3
+else
+	[ $# -eq 2 ] || usage
+fi
 case "$2" in
 kernel) tree=$KSRC; pdir=$TOP/kernel ;;
 rdma-core) tree=$RDMA_SRC; pdir=$TOP/rdma-core-patches ;;
@@ -73,6 +84,35 @@ export)
 	(cd "$pdir" && { ls -1 -- *.patch 2>/dev/null || true; } >series)
 	echo "$(series_hash "$pdir") $(g rev-parse HEAD)" >"$stamp"
 	log "$2: exported $(grep -c . "$pdir/series" || true) patches to ${pdir#"$TOP"/}/"
+	;;
+export-debian)
+	# From the committed series (the patches git am applies), so that the
+	# export does not depend on what the tree holds now.
+	need_cmd quilt python3
+	mkdir -p "$outdir"
+	outdir=$(cd "$outdir" && pwd)
+	rm -f "$outdir"/*.patch "$outdir/series"
+	mapfile -t ps < <(sed -e '/^#/d' -e '/^$/d' "$pdir/series")
+	python3 "$TOP/ci/dep3.py" "$outdir" "${ps[@]/#/$pdir/}" || die "DEP-3 conversion failed"
+	log "$2: ${#ps[@]} patches with DEP-3 headers in $outdir"
+	# The proof: quilt applies every patch without fuzz to the pristine
+	# source, and the result is what git am makes of the series.
+	chk=$(mktemp -d "$BUILD/quilt-check.XXXXXX")
+	trap 'rm -rf "$chk"' EXIT
+	g archive pristine | tar -C "$chk" -x
+	(cd "$chk" && QUILT_PATCHES=$outdir QUILT_PC=.pc quilt --quiltrc=- push -a --fuzz=0 -q) >"$chk.log" 2>&1 ||
+		{ cat "$chk.log" >&2; rm -f "$chk.log"; die "quilt push -a --fuzz=0 failed on the pristine $2 tree"; }
+	rm -f "$chk.log"
+	log "$2: quilt push -a --fuzz=0 applies all ${#ps[@]} patches to pristine"
+	if in_sync; then
+		ref=$(mktemp -d "$BUILD/quilt-ref.XXXXXX")
+		trap 'rm -rf "$chk" "$ref"' EXIT
+		g archive HEAD | tar -C "$ref" -x
+		diff -r -q -x .pc "$ref" "$chk" >&2 || die "the quilt result differs from the git am result ($tree HEAD)"
+		log "$2: the quilt result equals the tree's HEAD"
+	else
+		log "$2: tree and series differ; the quilt result was not compared with the tree"
+	fi
 	;;
 *) usage ;;
 esac

@@ -409,6 +409,7 @@ TEST_F(mr, rereg_raw)
 	struct ibv_mr *mr;
 	struct ibv_pd *pd2;
 	char *other;
+	int rc;
 
 	if (self->refuse)
 		SKIP(return, "the device refuses user memory; there is no MR to rereg");
@@ -418,8 +419,17 @@ TEST_F(mr, rereg_raw)
 	ASSERT_NE(NULL, pd2);
 
 	/* PD change: afterwards the MR keeps pd2 busy, not its first PD. */
-	EXPECT_EQ(0, raw_rereg_mr(self->ctx, mr->handle, IBV_REREG_MR_CHANGE_PD, NULL, 0,
-				  pd2->handle, 0, NULL)) TH_LOG("PD: %s", strerror(errno));
+	rc = raw_rereg_mr(self->ctx, mr->handle, IBV_REREG_MR_CHANGE_PD, NULL, 0, pd2->handle, 0,
+			  NULL);
+	if (rc && errno == EOPNOTSUPP) {
+		/* before 6.2 rxe had no rereg_user_mr: uverbs says so itself */
+		EXPECT_EQ(0, ibv_dereg_mr(mr));
+		EXPECT_EQ(0, ibv_dealloc_pd(pd2));
+		if (_metadata->exit_code == KSFT_PASS)
+			SKIP(return, "this kernel's rxe has no rereg_mr");
+		return;
+	}
+	EXPECT_EQ(0, rc) TH_LOG("PD: %s", strerror(errno));
 	EXPECT_EQ(EBUSY, ibv_dealloc_pd(pd2));
 	/* Access change: a valid set is taken, an invalid one is EINVAL. */
 	EXPECT_EQ(0, raw_rereg_mr(self->ctx, mr->handle, IBV_REREG_MR_CHANGE_ACCESS, NULL, 0,
@@ -435,7 +445,7 @@ TEST_F(mr, rereg_raw)
 						   IBV_REREG_MR_CHANGE_TRANSLATION, other,
 						   SZ_4K, 0, 0, NULL));
 	EXPECT_EQ(self->pin0 + 4, vm_pin_kb());
-	EXPECT_EQ(0, page_pinned(other));
+	EXPECT_UNPINNED(other, SZ_4K);
 	/* An empty change is EINVAL, an unknown flag EOPNOTSUPP (uverbs). */
 	EXPECT_FAIL_ERRNO(EINVAL, raw_rereg_mr(self->ctx, mr->handle, 0, NULL, 0, 0, 0, NULL));
 	EXPECT_FAIL_ERRNO(EOPNOTSUPP, raw_rereg_mr(self->ctx, mr->handle, 1 << 3, NULL, 0, 0,
@@ -1173,6 +1183,14 @@ TEST_F_TIMEOUT(mr, fault_cycles, 600)
 
 	if (!getenv("RDMA_FAULT_ARMED"))
 		SKIP(return, "fault injection not armed by the caller (RDMA_FAULT_ARMED)");
+	/*
+	 * Fault in and lock every page mapped now or later, so that while the
+	 * faults are armed this thread never reads a page of its program or
+	 * libraries: an allocation failed inside the root filesystem's read
+	 * (9p under QEMU) would kill the test with SIGBUS and can leave the
+	 * filesystem returning errors to every process afterwards.
+	 */
+	ASSERT_EQ(0, mlockall(MCL_CURRENT | MCL_FUTURE)) TH_LOG("mlockall: %s", strerror(errno));
 	ASSERT_EQ(0, set_make_it_fail(1)) TH_LOG("cannot write make-it-fail: %s", strerror(errno));
 	for (i = 0; i < 2000; i++) {
 		struct ibv_mr *mr = ibv_reg_mr(self->pd, self->buf, SZ_4K, ACC);
@@ -1191,6 +1209,7 @@ TEST_F_TIMEOUT(mr, fault_cycles, 600)
 		}
 	}
 	set_make_it_fail(0);
+	munlockall();
 	TH_LOG("%d registrations succeeded, %d failed with ENOMEM, %d refused", ok, nomem,
 	       2000 - ok - nomem);
 	EXPECT_EQ(0, failed);

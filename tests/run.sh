@@ -113,6 +113,7 @@ ktap_set_plan "$plan"
 for i in "${!cases[@]}"; do
 	f=${cases[$i]} name=${names[$i]}
 	tmp=$(mktemp -d /tmp/rdmadma-case.XXXXXX)
+	rxe0=$(rxe_devices)
 	seq0=$("$kmsg_bin" mark "rdmadma-test: begin $name $$") || seq0=
 	e0=$(dma_debug_errors)
 	l0=$(debug_locks)
@@ -130,13 +131,21 @@ for i in "${!cases[@]}"; do
 	else
 		klog=$("$kmsg_bin" since "$seq0" 2>"$tmp/kmsg.err")
 		[ $? -eq 0 ] || why+=("$(cat "$tmp/kmsg.err")")
-		bad=$(grep -E "$DMESG_BAD" <<<"$klog" | grep -v "rdmadma-test: begin" | head -8)
+		bad=$(dmesg_bad <<<"$klog" | head -8)
 		[ -z "$bad" ] || why+=("kernel log reports during the case:" "$bad")
 	fi
 	e1=$(dma_debug_errors)
 	[ "$e1" -le "$e0" ] || why+=("dma-debug error_count grew from $e0 to $e1")
 	l1=$(debug_locks)
 	[ "$l0" != 1 ] || [ "$l1" = 1 ] || why+=("lockdep turned itself off during the case (debug_locks $l1)")
+	# rxe devices the case made and did not remove (a case killed on its
+	# timeout cannot): removed here, so that the next case finds its
+	# netdevs free, and held against the case.
+	left=$(comm -13 <(echo "$rxe0") <(rxe_devices))
+	if [ -n "$left" ]; then
+		for d in $left; do rdma link delete "$d" 2>/dev/null; done
+		why+=("the case left rxe devices behind: $(echo $left)")
+	fi
 	if [ ${#why[@]} -gt 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; then
 		printf '%s\n' "${why[@]}" | sed "1s|^|# $name: |; 2,\$s|^|#   |"
 		rc=1

@@ -17,7 +17,13 @@ CASE_TMP=${CASE_TMP:-}
 SKIP_REASON=
 
 # Kernel messages that fail a case (run.sh) or the boot (env/004).
-DMESG_BAD='WARNING:|BUG:|KASAN|kmemleak:|unreferenced object|possible circular locking|possible recursive locking|lockdep|DMA-API:|cm_destroy_id_wait_timeout|general protection|Oops|Call Trace'
+# Lockdep and kmemleak are matched by what they report, not by their
+# names, which their ordinary boot lines carry too; dma-debug by its error
+# format ("DMA-API: DRIVER DEVICE: ...") and by switching itself off. The
+# test runner's own markers never count.
+DMESG_BAD='WARNING:|BUG:|KASAN:|kmemleak: [0-9]+ new suspected|unreferenced object|possible circular locking|possible recursive locking|inconsistent lock state|INFO: possible|turning off the locking correctness validator|DMA-API: [^ ]+ [^ ]+: |DMA-API: .*disabled|cm_destroy_id_wait_timeout|general protection|Oops|Call Trace'
+# dmesg_bad: the report lines of stdin (kernel messages), markers left out.
+dmesg_bad() { grep -E "$DMESG_BAD" | grep -v 'rdmadma-test: '; }
 
 skip_because() { SKIP_REASON=$*; return 1; }
 fail() { echo "# FAIL: $*"; return 1; }
@@ -140,8 +146,21 @@ coherence_word() {
 	esac
 }
 
-# The PCI function test-mode rxe maps user memory with.
-testmode_parent() { basename "$(readlink -f "/sys/class/net/$(testmode_netdev)/device")"; }
+# The PCI function test-mode rxe maps user memory with: the first PCI
+# device above the netdev (its parent is the virtio device on top of it).
+testmode_parent() {
+	local d
+	d=$(readlink -f "/sys/class/net/$(testmode_netdev)/device")
+	while [ -n "$d" ] && [ "$d" != / ]; do
+		[[ ${d##*/} =~ ^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$ ]] && { echo "${d##*/}"; return; }
+		d=${d%/*}
+	done
+}
+
+# The reg_mr tests other cases run on purpose (leak/, stress/, fault/,
+# mr/007), left out where a case runs "all the others".
+REG_MR_OTHERS=(-T refusal_leaks_nothing -T success_cycles_leak_nothing -T threads
+	-T fault_cycles -T injected_failure -T late_refusal)
 
 # reg_mr LABEL DEV stock|testmode [ARGS...]: the reg_mr tests on DEV as
 # sub-tests LABEL.*, told what this configuration must give. REG_MR_AS
@@ -207,6 +226,9 @@ each_rxe() {
 	fi
 	return $bad
 }
+
+# The rxe devices that exist now, sorted.
+rxe_devices() { rdma link show 2>/dev/null | awk '$2 ~ /^rxe/ {sub(/\/.*/, "", $2); print $2}' | sort -u; }
 
 rxe_del_all() {
 	local n
@@ -315,7 +337,9 @@ subtest() {
 		echo "# FAIL: sub-test $name recorded twice in one case"
 		name=$name.again res=fail
 	fi
-	printf '%s %s%s\n' "$name" "$res" "${*:+ $*}" >>"$CASE_TMP/subtests"
+	# The names of the devices a case made change from run to run.
+	printf '%s %s%s\n' "$name" "$res" "${*:+ $*}" | sed -E 's/\brxe_[a-z][0-9]+_[0-9]+\b/RXEDEV/g' \
+		>>"$CASE_TMP/subtests"
 	[ "$res" != fail ]
 }
 
@@ -350,16 +374,35 @@ harness() {
 	return 0
 }
 
-# unittest_subtests LABEL LOG: record each test of a verbose unittest run
-# (rdma-core's run_tests.py -v) as sub-test LABEL.NAME, skips with their
-# reason. 1 if any failed or errored, or if LOG has no result at all.
+# unittest_results LOG: one line per test of a verbose unittest run
+# (rdma-core's run_tests.py -v): ID<tab>NAME<tab>RESULT<tab>REASON, with
+# RESULT ok, fail or skip. A test with a docstring prints "NAME (ID)" on a
+# line of its own and its result after the docstring on the next.
+unittest_results() {
+	awk '
+		/^test[A-Za-z0-9_]* \(.*\)$/ { pname = $1; pid = $2; next }
+		/ \.\.\. (ok|FAIL|ERROR|skipped .*)$/ {
+			if ($1 ~ /^test[A-Za-z0-9_]*$/ && $2 ~ /^\(/) { name = $1; id = $2 }
+			else { name = pname; id = pid }
+			pname = ""; pid = ""
+			if (name == "") next
+			gsub(/[()]/, "", id)
+			r = $0; sub(/.* \.\.\. /, "", r)
+			if (r == "ok") print id "\t" name "\tok\t"
+			else if (r == "FAIL" || r == "ERROR") print id "\t" name "\tfail\t"
+			else { sub(/^skipped ./, "", r); sub(/.$/, "", r); print id "\t" name "\tskip\t" r }
+		}' "$1"
+}
+
+# unittest_subtests LABEL LOG: record each test of LOG as sub-test
+# LABEL.NAME, skips with their reason. 1 if any failed or errored, or if
+# LOG has no result at all.
 unittest_subtests() {
-	local label=$1 log=$2 n=0 bad=0 name res reason
-	while IFS=$'\t' read -r name res reason; do
+	local label=$1 log=$2 n=0 bad=0 id name res reason
+	while IFS=$'\t' read -r id name res reason; do
 		subtest "$label.$name" "$res" ${reason:+"$reason"} || bad=1
 		n=$((n + 1))
-	done < <(sed -nE "s/^(test[A-Za-z0-9_]*) \(.*\) \.\.\. (ok|FAIL|ERROR|skipped '(.*)')$/\1\t\2\t\3/p" "$log" |
-		sed -E "s/\t(FAIL|ERROR)\t/\tfail\t/; s/\tskipped '.*'\t/\tskip\t/")
+	done < <(unittest_results "$log")
 	[ $n -gt 0 ] || { fail "no unittest result in $log"; return 1; }
 	return $bad
 }

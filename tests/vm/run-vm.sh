@@ -10,7 +10,7 @@
 #   --kernel PATH   bzImage        (default: build/kbuild/arch/x86/boot/bzImage)
 #   --initrd PATH   initramfs for a modular kernel (ci/debian-kernel.sh makes one)
 #   --out DIR       results directory      (default: build/vm/<config>)
-#   --timeout SEC   wall-clock limit for boot + command   (default: 2400)
+#   --timeout SEC   wall-clock limit for boot + command   (default: 3600)
 #   --accel A       tcg (default) or kvm; kvm only when asked, and it must work
 #   --append STR    extra kernel command line
 #   --suites LIST   comma-separated suites for tests/run.sh (default: all)
@@ -49,7 +49,7 @@ top=$(cd "$here/../.." && pwd)
 die() { echo "error: $*" >&2; exit 2; }
 usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
-config=direct kernel= out= tmo=2400 accel=tcg arch=x86_64 no_rdma_core=0
+config=direct kernel= out= tmo=3600 accel=tcg arch=x86_64 no_rdma_core=0
 append= suites= rdma_core= initrd= expect= root=
 qemu_dev=()
 while [ $# -gt 0 ]; do
@@ -246,7 +246,7 @@ timeout -k 10 "$tmo" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
 qpid=$!
 # Show the guest's KTAP lines as they arrive (kernel messages stay in the log).
 tail -n +1 --pid=$qpid -f "$out/console.log" 2>/dev/null |
-	grep --line-buffered -E '^(ok |not ok |# |TAP |KTAP |1\.\.|guest-init:)' || true
+	grep --line-buffered -E '^( {4})?(ok |not ok |1\.\.)|^(# |TAP |KTAP |guest-init:)' || true
 qrc=0
 wait $qpid || qrc=$?
 el=$(($(date +%s) - t0))

@@ -87,12 +87,16 @@ coherence_proof() {
 test_case() {
 	local cfg pdev group type maps used bad=0
 	cfg=$(dma_config)
-	pdev=$(basename "$(readlink -f "/sys/class/net/$(testmode_netdev)/device")")
+	pdev=$(testmode_parent)
+	[ -n "$pdev" ] || { fail "no PCI device above $(testmode_netdev)"; return 1; }
 	info "configuration '$cfg'; test-mode parent $pdev ($(testmode_netdev))"
 
 	# IOMMU: only the iommu configuration has one, in a DMA domain.
-	group=$(readlink -f "/sys/bus/pci/devices/$pdev/iommu_group" 2>/dev/null)
-	type=$(cat "$group/type" 2>/dev/null)
+	group= type=
+	if [ -e "/sys/bus/pci/devices/$pdev/iommu_group" ]; then
+		group=$(readlink -f "/sys/bus/pci/devices/$pdev/iommu_group")
+		type=$(cat "$group/type" 2>/dev/null)
+	fi
 	info "iommu group: ${group:-none} ${type:+(type $type)}"
 	if [ "$cfg" = iommu ]; then
 		case $type in

@@ -7,7 +7,7 @@ test_case() {
 	local log bad
 	log=$("$(test_bin kmsg)" since -1) || { fail "the kernel log since boot is incomplete"; return 1; }
 	info "$(wc -l <<<"$log") kernel messages since boot"
-	bad=$(grep -nE "$DMESG_BAD" <<<"$log" | head -20)
+	bad=$(dmesg_bad <<<"$log" | head -20)
 	[ -z "$bad" ] && return 0
 	echo "$bad" | sed 's/^/#   /'
 	fail "the kernel log since boot has reports"

@@ -1,5 +1,7 @@
 # shellcheck shell=bash
 DESCRIPTION="RC RDMA write then read between two QPs, data verified (stock rxe; test-mode rxe where DMA is coherent)"
+# Many registrations and several peers; under TCG on a busy host minutes.
+TIMEOUT=600
 
 requires() { _have_root && _have_rxe && _have_uverbs && _have_test_bin rc_data; }
 

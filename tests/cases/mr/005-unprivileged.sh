@@ -3,6 +3,8 @@ DESCRIPTION="an unprivileged user meets the gate exactly as root does, hits RLIM
 
 NOBODY=${NOBODY_UID:-65534}
 PARAM=/sys/module/rdma_rxe/parameters/dma_test_mode
+# Many registrations and several peers; under TCG on a busy host minutes.
+TIMEOUT=600
 
 requires() {
 	_have_root && _have_rxe && _have_uverbs && _have_test_bin reg_mr && _have_cmd setpriv
@@ -11,7 +13,7 @@ requires() {
 # as_nobody DEV KIND: the reg_mr tests as uid $NOBODY with RLIMIT_MEMLOCK 64 KiB.
 as_nobody() {
 	local REG_MR_AS=(setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups)
-	(ulimit -l 64 && reg_mr "nobody-$2" "$1" "$2")
+	(ulimit -l 64 && reg_mr "nobody-$2" "$1" "$2" "${REG_MR_OTHERS[@]}")
 }
 
 test_case() {

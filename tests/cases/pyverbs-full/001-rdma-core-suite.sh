@@ -75,7 +75,7 @@ test_case() {
 	[ "$n_ok" -gt 0 ] || { fail "no test passed: the suite proved nothing"; return 1; }
 	# What skipped, by test id: a skip the stock kernel does not have is a
 	# refusal rdma-core turned into a skip (it skips on EOPNOTSUPP).
-	sed -n 's/ \.\.\. skipped.*//p' "$log" | sort -u >"$skipped"
+	unittest_results "$log" | awk -F'\t' '$3 == "skip" {print $1}' | sort -u >"$skipped"
 	info "$(wc -l <"$skipped") tests skipped"
 	retry_failures "$dev" "$ids" "$flaky"
 	if [ -n "${RDMA_TEST_ARTIFACTS:-}" ] && [ -d "$RDMA_TEST_ARTIFACTS" ]; then

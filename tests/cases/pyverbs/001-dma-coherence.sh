@@ -1,5 +1,7 @@
 # shellcheck shell=bash
 DESCRIPTION="rdma-core pyverbs test_dma_coherence on stock rxe and, where available, test-mode rxe"
+# Python under TCG: minutes on a busy host.
+TIMEOUT=600
 
 requires() {
 	_have_root && _have_rxe && _have_uverbs && _have_gate || return 1
@@ -10,8 +12,9 @@ requires() {
 }
 
 # run_pyverbs DEV KIND: run the module against DEV, each test a sub-test
-# KIND.NAME; fail on failures or errors, and on a run where every test
-# skipped (that would prove nothing).
+# KIND.NAME; fail on failures or errors. Which tests skip where is pinned
+# down by the expectation files: a device that does not refuse skips the
+# refusal tests, and that must be the reason given.
 run_pyverbs() {
 	local dev=$1 log=$CASE_TMP/pyverbs.$1
 	# bin/run_tests.py is a wrapper with build-time paths; call the real one.
@@ -21,8 +24,6 @@ run_pyverbs() {
 	sed 's/^/#   /' "$log"
 	unittest_subtests "$2" "$log" || return 1
 	[ $rc -eq 0 ] || { fail "run_tests.py exited $rc on $dev"; return 1; }
-	[ "$(grep -cE ' \.\.\. ok$' "$log")" -gt 0 ] || { fail "no test passed on $dev: every one skipped"; return 1; }
-	return 0
 }
 
 test_case() { each_rxe run_pyverbs; }
