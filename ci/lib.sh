@@ -65,7 +65,7 @@ kbuild_lock() {
 
 # The first non-security Debian mirror named in this machine's apt sources
 # (read only, never changed): the private apt configurations under build/
-# (rdma-core-source.sh, arm64-root.sh) derive their entries from it.
+# (rdma-core-source.sh, arm64-root.sh, sid-root.sh) derive their entries from it.
 mirror_uri() {
 	{
 		for f in /etc/apt/sources.list.d/*.sources; do

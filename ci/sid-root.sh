@@ -34,23 +34,6 @@ PKGS=(
 	python3
 )
 
-# The first non-security Debian mirror in this machine's apt sources (as
-# ci/rdma-core-source.sh finds it for trixie).
-mirror_uri() {
-	{
-		for f in /etc/apt/sources.list.d/*.sources; do
-			[ -f "$f" ] || continue
-			awk 'BEGIN{RS=""} {u="";s="";
-				for(i=1;i<=NF;i++){ if($i=="URIs:")u=$(i+1); if($i=="Suites:")s=$(i+1) }
-				if(u!="") print u, s}' "$f"
-		done
-		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-			[ -f "$f" ] || continue
-			sed -nE 's/^deb(-src)?[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+)[[:space:]]+([^[:space:]]+).*/\3 \4/p' "$f"
-		done
-	} | awk '$2 !~ /security/ && $1 ~ /debian\/?$/ {print $1; exit}'
-}
-
 private_apt() {
 	local uri
 	uri=$(mirror_uri)
