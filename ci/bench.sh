@@ -47,16 +47,25 @@ BIN=$OUT/bin
 accel=tcg
 append="dma_debug=off kmemleak=off lockdep.prove_locking=0"
 
+# build_programs: reg_bench against the same rdma-core build as the tests
+# (build/rdma-core/build: its headers, and its libibverbs by rpath, which
+# finds rxe's provider next to it), so that no libibverbs-dev is needed; and
+# the kernel's dma_map_benchmark selftest. step runs this with set -e
+# ignored (bash ignores it inside a || list), so every command checks its
+# own status.
 build_programs() {
-	local inc=$OUT/include
+	local inc=$OUT/include rc_build=$RDMA_SRC/build
 	need_cmd gcc
-	mkdir -p "$BIN" "$inc/linux"
-	gcc -O2 -Wall -Wextra -o "$BIN/reg_bench" "$TOP/bench/reg_bench.c" -libverbs
+	[ -f "$rc_build/include/infiniband/verbs.h" ] && [ -e "$rc_build/lib/libibverbs.so" ] ||
+		{ log "no rdma-core build at $rc_build (ci/rdma-core-build.sh)"; return 1; }
+	mkdir -p "$BIN" "$inc/linux" || return 1
+	gcc -O2 -Wall -Wextra -I"$rc_build/include" -o "$BIN/reg_bench" "$TOP/bench/reg_bench.c" \
+		-L"$rc_build/lib" -Wl,-rpath,"$rc_build/lib" -libverbs || return 1
 	# The tool includes the kernel-internal <linux/map_benchmark.h>; give it
 	# that header alone so that the rest comes from the system's uAPI.
-	ln -sfn "$KSRC/include/linux/map_benchmark.h" "$inc/linux/map_benchmark.h"
+	ln -sfn "$KSRC/include/linux/map_benchmark.h" "$inc/linux/map_benchmark.h" || return 1
 	gcc -O2 -Wall -I"$inc" -o "$BIN/dma_map_benchmark" \
-		"$KSRC/tools/testing/selftests/dma/dma_map_benchmark.c"
+		"$KSRC/tools/testing/selftests/dma/dma_map_benchmark.c" || return 1
 }
 
 # boot ROUND KERNEL CONFIG WORKLOAD...: one guest; its CSV lines, prefixed
@@ -76,6 +85,8 @@ boot() {
 cd "$TOP"
 step "dependencies" ci/deps.sh
 step "kernel source" ci/kernel-source.sh
+step "rdma-core source" ci/rdma-core-source.sh
+step "rdma-core build" ci/rdma-core-build.sh
 step "kernel build (patched)" ci/kernel-build.sh
 step "kernel build (nogate)" ci/kernel-build.sh --variant nogate
 step "kernel build (stock)" ci/kernel-build.sh --variant stock
