@@ -56,8 +56,10 @@ append="dma_debug=off kmemleak=off lockdep.prove_locking=0"
 build_programs() {
 	local inc=$OUT/include rc_build=$RDMA_SRC/build
 	need_cmd gcc
-	[ -f "$rc_build/include/infiniband/verbs.h" ] && [ -e "$rc_build/lib/libibverbs.so" ] ||
-		{ log "no rdma-core build at $rc_build (ci/rdma-core-build.sh)"; return 1; }
+	if [ ! -f "$rc_build/include/infiniband/verbs.h" ] || [ ! -e "$rc_build/lib/libibverbs.so" ]; then
+		log "no rdma-core build at $rc_build (ci/rdma-core-build.sh)"
+		return 1
+	fi
 	mkdir -p "$BIN" "$inc/linux" || return 1
 	gcc -O2 -Wall -Wextra -I"$rc_build/include" -o "$BIN/reg_bench" "$TOP/bench/reg_bench.c" \
 		-L"$rc_build/lib" -Wl,-rpath,"$rc_build/lib" -libverbs || return 1
@@ -69,17 +71,20 @@ build_programs() {
 }
 
 # boot ROUND KERNEL CONFIG WORKLOAD...: one guest; its CSV lines, prefixed
-# with "<boot>,KERNEL,CONFIG,", are appended to raw.csv.
+# with "<boot>,KERNEL,CONFIG,", are appended to raw.csv. Fails when the guest
+# does (a workload that reported FAILED, a boot that never finished) or
+# left no results. Run by step: every command checks its own status.
 boot() {
-	local kernel=$2 config=$3 dir=$OUT/$2-$3-r$1
+	local kernel=$2 config=$3 dir=$OUT/$2-$3-r$1 rc=0
 	shift 3
 	local image=$BUILD/kbuild-$kernel/arch/x86/boot/bzImage
 	[ "$kernel" = patched ] && image=$BUILD/kbuild/arch/x86/boot/bzImage
 	tests/vm/run-vm.sh --config "$config" --accel "$accel" --no-rdma-core --kernel "$image" \
 		--out "$dir" --timeout 1800 --append "$append" --device pci-testdev -- \
-		env BENCH_BIN="$BIN" BENCH_REPS="$reps" BENCH_SIZES="$sizes" bench/guest-bench.sh "$@"
+		env BENCH_BIN="$BIN" BENCH_REPS="$reps" BENCH_SIZES="$sizes" bench/guest-bench.sh "$@" || rc=$?
+	[ $rc -eq 0 ] || { log "the $kernel/$config guest failed (exit $rc); its output: $dir/output.ktap, $dir/console.log"; return 1; }
 	[ -s "$dir/bench.csv" ] || { log "no results from the $kernel/$config guest"; return 1; }
-	sed "s/^/${dir##*/},$kernel,$config,/" "$dir/bench.csv" >>"$OUT/raw.csv"
+	sed "s/^/${dir##*/},$kernel,$config,/" "$dir/bench.csv" >>"$OUT/raw.csv" || return 1
 }
 
 cd "$TOP"
@@ -94,24 +99,21 @@ step "bench programs" build_programs
 mkdir -p "$OUT"
 rm -rf "$OUT"/{raw.csv,results.md,results.csv,latency.dat,latency.png} "$OUT"/*-r[0-9]*
 log "bench: $rounds rounds, $reps repetitions, sizes $sizes, accelerator $accel, guest append '$append'"
-# A failed guest does not stop the others: the report then names what is
-# missing, and the job fails at the end.
-failed=0
+# The first failed step stops the run (set -e), named by step's log line;
+# raw.csv keeps what was measured until then.
 for r in $(seq "$rounds"); do
 	# Alternate the order, so that neither kernel always boots first.
 	order=(nogate patched stock)
 	[ $((r % 2)) -eq 0 ] && order=(stock patched nogate)
 	for k in "${order[@]}"; do
 		case $k in
-		nogate) step "round $r/$rounds, B1 baseline: nogate kernel, direct" boot "$r" nogate direct reg-ok || failed=1 ;;
-		patched) step "round $r/$rounds, B1 B3 B4: patched kernel, direct" boot "$r" patched direct reg-ok perftest dmamap || failed=1 ;;
-		stock) step "round $r/$rounds, B3 baseline: stock kernel, direct" boot "$r" stock direct perftest || failed=1 ;;
+		nogate) step "round $r/$rounds, B1 baseline: nogate kernel, direct" boot "$r" nogate direct reg-ok ;;
+		patched) step "round $r/$rounds, B1 B3 B4: patched kernel, direct" boot "$r" patched direct reg-ok perftest dmamap ;;
+		stock) step "round $r/$rounds, B3 baseline: stock kernel, direct" boot "$r" stock direct perftest ;;
 		esac
 	done
 done
-step "B2: patched kernel, swiotlb" boot 1 patched swiotlb reg-early reg-late || failed=1
-touch "$OUT/raw.csv"
-step "report" python3 bench/report.py "$OUT/raw.csv" "$OUT" "$accel" "$rounds" || failed=1
-step "plot" gnuplot -e "dat='$OUT/latency.dat'; png='$OUT/latency.png'; accel='$accel'" bench/latency.gp || failed=1
+step "B2: patched kernel, swiotlb" boot 1 patched swiotlb reg-early reg-late
+step "report" python3 bench/report.py "$OUT/raw.csv" "$OUT" "$accel" "$rounds"
+step "plot" gnuplot -e "dat='$OUT/latency.dat'; png='$OUT/latency.png'; accel='$accel'" bench/latency.gp
 log "bench results: $OUT/results.md, results.csv, latency.png, raw.csv"
-[ $failed -eq 0 ] || die "make bench: some measurements failed (see above)"

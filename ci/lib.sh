@@ -30,6 +30,10 @@ die() {
 }
 
 # step NAME CMD...: run a step, report its duration, and fail loudly with the step name.
+# At the top level of a set -e script a failed step ends the script. CMD runs
+# inside a || list, where bash ignores set -e even in functions and
+# subshells: a function run as a step must check the status of each command
+# itself (cmd || return 1), or it goes on past a failure.
 step() {
 	local name=$1 s rc=0
 	shift
