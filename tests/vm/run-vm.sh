@@ -10,6 +10,10 @@
 #   --out DIR       results directory      (default: build/vm/<config>)
 #   --timeout SEC   wall-clock limit for boot + command   (default: 3600)
 #   --accel A       tcg (default) or kvm; kvm only when asked, and it must work
+#   --icount SHIFT  tcg only: count instructions, guest time advancing 2^SHIFT ns
+#                   per instruction (0..10), on single-threaded TCG with
+#                   sleep=off; guest clocks then measure executed work, not
+#                   host time (make bench's counted figures). Default: off
 #   --append STR    extra kernel command line
 #   --suites LIST   comma-separated suites for tests/run.sh (default: all)
 #   --expect FILE   expected outcomes for tests/run.sh -E (default: none)
@@ -35,10 +39,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
 die() { echo "error: $*" >&2; exit 2; }
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 config=direct kernel=$top/build/kbuild/arch/x86/boot/bzImage out= tmo=3600 accel=tcg
-append= suites= rdma_core=$top/build/rdma-core/build initrd= expect= root=/
+append= suites= rdma_core=$top/build/rdma-core/build initrd= expect= root=/ icount=
 qemu_dev=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -48,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--out) out=${2:?--out needs a directory}; shift 2 ;;
 	--timeout) tmo=${2:?--timeout needs seconds}; shift 2 ;;
 	--accel) accel=${2:?--accel needs tcg or kvm}; shift 2 ;;
+	--icount) icount=${2:?--icount needs a shift from 0 to 10}; shift 2 ;;
 	--append) append=${2?--append needs a string}; shift 2 ;;
 	--suites) suites=${2:?--suites needs a list}; shift 2 ;;
 	--expect) expect=${2:?--expect needs a file}; shift 2 ;;
@@ -71,8 +76,20 @@ iommu)
 *) die "unknown DMA configuration '$config' (direct, swiotlb or iommu)" ;;
 esac
 
+# QEMU counts instructions only on single-threaded TCG; shift=auto would
+# follow the host's speed again, so only a fixed shift is accepted.
+if [ -n "$icount" ]; then
+	[[ $icount =~ ^([0-9]|10)$ ]] || die "--icount wants a shift from 0 to 10 (2^SHIFT ns per instruction), got '$icount'"
+	[ "$accel" = tcg ] || die "--icount counts instructions under TCG only, not with --accel $accel"
+fi
 case "$accel" in
-tcg) accel_opt=(-accel tcg,thread=multi -cpu max) ;;
+tcg)
+	if [ -n "$icount" ]; then
+		accel_opt=(-accel tcg,thread=single -icount "shift=$icount,sleep=off" -cpu max)
+	else
+		accel_opt=(-accel tcg,thread=multi -cpu max)
+	fi
+	;;
 kvm)
 	[ -w /dev/kvm ] || die "--accel kvm: /dev/kvm is missing or not writable; use tcg"
 	accel_opt=(-accel kvm -cpu host)
@@ -157,7 +174,7 @@ if [ "${kvm_probe:-0}" = 1 ]; then
 fi
 
 t0=$(date +%s)
-echo "[vm] booting '$config' ($accel, $(basename "$kernel")), limit ${tmo}s; serial log: $out/console.log" >&2
+echo "[vm] booting '$config' ($accel${icount:+, icount shift=$icount}, $(basename "$kernel")), limit ${tmo}s; serial log: $out/console.log" >&2
 : >"$out/console.log"
 timeout -k 10 "$tmo" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
 qpid=$!
