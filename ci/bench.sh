@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # make bench: what the coherent-DMA gate costs where DMA is coherent, and what
 # early refusal saves where it is not. Stock against patched, in one run, on
-# this machine; results in build/bench/ (results.md, results.csv, latency.png,
-# raw.csv) and the Markdown table on stdout.
+# this machine; results in build/bench/ (results.md, results.csv,
+# latency-MODE.png, raw.csv) and the Markdown tables on stdout.
 #
-#   ci/bench.sh [--reps N] [--rounds N] [--sizes LIST]
+#   ci/bench.sh [--reps N] [--rounds N] [--sizes LIST] [--modes LIST]
 #
 #   --reps N      repetitions per measurement and boot, 5..50 (default 5)
 #   --rounds N    boots of each kernel for B1, B3 and B4, 1..10 (default 3)
 #   --sizes LIST  registration sizes for B1/B2 (default 4K,64K,2M,64M,1G)
+#   --modes LIST  wall, counted or both (default wall,counted): how each
+#                 guest is timed; with both, every guest boots twice
 #
 # Kernels, all from the same kernel/configs: patched (kernel/series), stock
 # (no patches) and nogate (only the rxe test-mode patches: B1's baseline,
@@ -18,19 +20,27 @@
 #   stock   direct   B3 baseline
 # in alternating order, and once at the end:
 #   patched swiotlb  B2 (early, then late refusal)
-# Under TCG one boot can be 2x faster than the next for the same kernel (the
-# cost of pinning depends on how the guest's pages happen to lie), so every
-# figure pools the samples of all rounds. The guests boot with dma_debug=off
+# Each of these guests boots once per mode:
+#   wall     ordinary multi-threaded TCG; times are host time passing, and
+#            one boot can be 2x faster than the next for the same kernel
+#   counted  single-threaded TCG counting instructions (run-vm.sh --icount
+#            0: -icount shift=0,sleep=off); times are guest virtual time,
+#            1 ns per executed instruction, which host load does not move
+# Every figure pools the samples of all rounds of its mode; the goals are
+# judged on the counted figures (on wall only when counted is not run), and
+# results.csv names the mode and accelerator of every row. The guests boot with dma_debug=off
 # kmemleak=off lockdep.prove_locking=0, so the debug options of the shared
 # config cost as little as they can.
 . "$(dirname "$0")/lib.sh"
 
 reps=${BENCH_REPS:-5} rounds=${BENCH_ROUNDS:-3} sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
+modes=${BENCH_MODES:-wall,counted}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--reps) reps=${2:-}; shift 2 || die "--reps needs a number" ;;
 	--rounds) rounds=${2:-}; shift 2 || die "--rounds needs a number" ;;
 	--sizes) sizes=${2:-}; shift 2 || die "--sizes needs a list" ;;
+	--modes) modes=${2:-}; shift 2 || die "--modes needs a list" ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
@@ -41,10 +51,20 @@ case $rounds in '' | *[!0-9]*) die "--rounds wants a number from 1 to 10, got '$
 [ "$rounds" -ge 1 ] && [ "$rounds" -le 10 ] || die "--rounds wants a number from 1 to 10, got '$rounds'"
 [[ $sizes =~ ^[0-9]+[KMG]?(,[0-9]+[KMG]?)*$ ]] ||
 	die "--sizes wants a comma-separated list like 4K,64K,2M, got '$sizes'"
+case $modes in
+wall | counted | wall,counted | counted,wall) ;;
+*) die "--modes wants wall, counted or wall,counted, got '$modes'" ;;
+esac
+IFS=, read -ra mode_list <<<"$modes"
+judge=wall
+[[ ,$modes, == *,counted,* ]] && judge=counted
 
 OUT=$BUILD/bench
 BIN=$OUT/bin
-accel=tcg
+# What produced each mode's figures: run-vm.sh's options, and the words
+# results.md and results.csv give them.
+declare -A mode_opts=([wall]="--accel tcg" [counted]="--accel tcg --icount 0")
+declare -A mode_accel=([wall]="QEMU TCG, thread=multi" [counted]="QEMU TCG, thread=single, -icount shift=0,sleep=off")
 append="dma_debug=off kmemleak=off lockdep.prove_locking=0"
 
 # build_programs: reg_bench against the same rdma-core build as the tests
@@ -70,21 +90,24 @@ build_programs() {
 		"$KSRC/tools/testing/selftests/dma/dma_map_benchmark.c" || return 1
 }
 
-# boot ROUND KERNEL CONFIG WORKLOAD...: one guest; its CSV lines, prefixed
-# with "<boot>,KERNEL,CONFIG,", are appended to raw.csv. Fails when the guest
-# does (a workload that reported FAILED, a boot that never finished) or
-# left no results. Run by step: every command checks its own status.
+# boot MODE ROUND KERNEL CONFIG WORKLOAD...: one guest; its CSV lines,
+# prefixed with "<boot>,MODE,KERNEL,CONFIG,", are appended to raw.csv. Fails
+# when the guest does (a workload that reported FAILED, a boot that never
+# finished) or left no results. Run by step: every command checks its own
+# status. A counted guest runs on one host thread, so it gets longer.
 boot() {
-	local kernel=$2 config=$3 dir=$OUT/$2-$3-r$1 rc=0
-	shift 3
+	local mode=$1 kernel=$3 config=$4 dir=$OUT/$1-$3-$4-r$2 rc=0 tmo=1800 opts
+	shift 4
 	local image=$BUILD/kbuild-$kernel/arch/x86/boot/bzImage
 	[ "$kernel" = patched ] && image=$BUILD/kbuild/arch/x86/boot/bzImage
-	tests/vm/run-vm.sh --config "$config" --accel "$accel" --no-rdma-core --kernel "$image" \
-		--out "$dir" --timeout 1800 --append "$append" --device pci-testdev -- \
+	[ "$mode" = counted ] && tmo=3600
+	read -ra opts <<<"${mode_opts[$mode]}"
+	tests/vm/run-vm.sh --config "$config" "${opts[@]}" --no-rdma-core --kernel "$image" \
+		--out "$dir" --timeout "$tmo" --append "$append" --device pci-testdev -- \
 		env BENCH_BIN="$BIN" BENCH_REPS="$reps" BENCH_SIZES="$sizes" bench/guest-bench.sh "$@" || rc=$?
-	[ $rc -eq 0 ] || { log "the $kernel/$config guest failed (exit $rc); its output: $dir/output.ktap, $dir/console.log"; return 1; }
-	[ -s "$dir/bench.csv" ] || { log "no results from the $kernel/$config guest"; return 1; }
-	sed "s/^/${dir##*/},$kernel,$config,/" "$dir/bench.csv" >>"$OUT/raw.csv" || return 1
+	[ $rc -eq 0 ] || { log "the $kernel/$config guest ($mode) failed (exit $rc); its output: $dir/output.ktap, $dir/console.log"; return 1; }
+	[ -s "$dir/bench.csv" ] || { log "no results from the $kernel/$config guest ($mode)"; return 1; }
+	sed "s/^/${dir##*/},$mode,$kernel,$config,/" "$dir/bench.csv" >>"$OUT/raw.csv" || return 1
 }
 
 cd "$TOP"
@@ -97,8 +120,8 @@ step "kernel build (nogate)" ci/kernel-build.sh --variant nogate
 step "kernel build (stock)" ci/kernel-build.sh --variant stock
 step "bench programs" build_programs
 mkdir -p "$OUT"
-rm -rf "$OUT"/{raw.csv,results.md,results.csv,latency.dat,latency.png} "$OUT"/*-r[0-9]*
-log "bench: $rounds rounds, $reps repetitions, sizes $sizes, accelerator $accel, guest append '$append'"
+rm -rf "$OUT"/{raw.csv,results.md,results.csv} "$OUT"/latency* "$OUT"/*-r[0-9]*
+log "bench: $rounds rounds, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
 # The first failed step stops the run (set -e), named by step's log line;
 # raw.csv keeps what was measured until then.
 for r in $(seq "$rounds"); do
@@ -106,14 +129,22 @@ for r in $(seq "$rounds"); do
 	order=(nogate patched stock)
 	[ $((r % 2)) -eq 0 ] && order=(stock patched nogate)
 	for k in "${order[@]}"; do
-		case $k in
-		nogate) step "round $r/$rounds, B1 baseline: nogate kernel, direct" boot "$r" nogate direct reg-ok ;;
-		patched) step "round $r/$rounds, B1 B3 B4: patched kernel, direct" boot "$r" patched direct reg-ok perftest dmamap ;;
-		stock) step "round $r/$rounds, B3 baseline: stock kernel, direct" boot "$r" stock direct perftest ;;
-		esac
+		for m in "${mode_list[@]}"; do
+			case $k in
+			nogate) step "round $r/$rounds, B1 baseline: nogate kernel, direct, $m" boot "$m" "$r" nogate direct reg-ok ;;
+			patched) step "round $r/$rounds, B1 B3 B4: patched kernel, direct, $m" boot "$m" "$r" patched direct reg-ok perftest dmamap ;;
+			stock) step "round $r/$rounds, B3 baseline: stock kernel, direct, $m" boot "$m" "$r" stock direct perftest ;;
+			esac
+		done
 	done
 done
-step "B2: patched kernel, swiotlb" boot 1 patched swiotlb reg-early reg-late
-step "report" python3 bench/report.py "$OUT/raw.csv" "$OUT" "$accel" "$rounds"
-step "plot" gnuplot -e "dat='$OUT/latency.dat'; png='$OUT/latency.png'; accel='$accel'" bench/latency.gp
-log "bench results: $OUT/results.md, results.csv, latency.png, raw.csv"
+for m in "${mode_list[@]}"; do
+	step "B2: patched kernel, swiotlb, $m" boot "$m" 1 patched swiotlb reg-early reg-late
+done
+report_args=(--rounds "$rounds" --judge "$judge")
+for m in "${mode_list[@]}"; do report_args+=(--mode "$m=${mode_accel[$m]}"); done
+step "report" python3 bench/report.py "$OUT/raw.csv" "$OUT" "${report_args[@]}"
+for m in "${mode_list[@]}"; do
+	step "plot ($m)" gnuplot -e "dat='$OUT/latency-$m.dat'; png='$OUT/latency-$m.png'; clock='$m: ${mode_accel[$m]}'" bench/latency.gp
+done
+log "bench results: $OUT/results.md, results.csv, latency-{${modes}}.png, raw.csv"
