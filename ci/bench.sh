@@ -4,17 +4,26 @@
 # this machine; results in build/bench/ (results.md, results.csv,
 # latency-MODE.png, raw.csv) and the Markdown tables on stdout.
 #
-#   ci/bench.sh [--reps N] [--rounds N] [--sizes LIST] [--modes LIST]
+#   ci/bench.sh [--reps N] [--rounds N] [--sizes LIST] [--modes LIST] [--kernels KIND]
 #
 #   --reps N      repetitions per measurement and boot, 5..50 (default 5)
 #   --rounds N    boots of each kernel for B1, B3 and B4, 1..10 (default 3)
 #   --sizes LIST  registration sizes for B1/B2 (default 4K,64K,2M,64M,1G)
 #   --modes LIST  wall, counted or both (default wall,counted): how each
 #                 guest is timed; with both, every guest boots twice
+#   --kernels K   release (default) or debug: how the kernels are configured
 #
-# Kernels, all from the same kernel/configs: patched (kernel/series), stock
-# (no patches) and nogate (only the rxe test-mode patches: B1's baseline,
-# because stock rxe has no test mode). Each round boots, under TCG:
+# Kernels, all configured alike: patched (kernel/series), stock (no
+# patches) and nogate (only the rxe test-mode patches: B1's baseline,
+# because stock rxe has no test mode). release: as a distribution ships
+# them, Debian's own cloud-amd64 configuration plus rxe, the series' test
+# aids and dma_map_benchmark (kernel-build.sh --release; no lockdep,
+# kmemleak, dma-debug, fault injection or KASAN), booted with no debug
+# switches. debug: the kernels make check tests (kernel/configs/*.config),
+# booted with dma_debug=off kmemleak=off lockdep.prove_locking=0, which
+# switches the debug code off but leaves it compiled in. results.md names
+# each kernel's configuration and the sha256 of its .config.
+# Each round boots, under TCG:
 #   nogate  direct   B1 baseline
 #   patched direct   B1, B3, B4
 #   stock   direct   B3 baseline
@@ -28,19 +37,18 @@
 #            1 ns per executed instruction, which host load does not move
 # Every figure pools the samples of all rounds of its mode; the goals are
 # judged on the counted figures (on wall only when counted is not run), and
-# results.csv names the mode and accelerator of every row. The guests boot with dma_debug=off
-# kmemleak=off lockdep.prove_locking=0, so the debug options of the shared
-# config cost as little as they can.
+# results.csv names the mode and accelerator of every row.
 . "$(dirname "$0")/lib.sh"
 
 reps=${BENCH_REPS:-5} rounds=${BENCH_ROUNDS:-3} sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
-modes=${BENCH_MODES:-wall,counted}
+modes=${BENCH_MODES:-wall,counted} kernels=${BENCH_KERNELS:-release}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--reps) reps=${2:-}; shift 2 || die "--reps needs a number" ;;
 	--rounds) rounds=${2:-}; shift 2 || die "--rounds needs a number" ;;
 	--sizes) sizes=${2:-}; shift 2 || die "--sizes needs a list" ;;
 	--modes) modes=${2:-}; shift 2 || die "--modes needs a list" ;;
+	--kernels) kernels=${2:-}; shift 2 || die "--kernels needs release or debug" ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
@@ -58,6 +66,17 @@ esac
 IFS=, read -ra mode_list <<<"$modes"
 judge=wall
 [[ ,$modes, == *,counted,* ]] && judge=counted
+case $kernels in
+release)
+	kbuild_opt=(--release) kdir=$BUILD/kbuild-release append=
+	kdesc="release: Debian's cloud-amd64 configuration + kernel/configs/variants/release.config"
+	;;
+debug)
+	kbuild_opt=() kdir=$BUILD/kbuild append="dma_debug=off kmemleak=off lockdep.prove_locking=0"
+	kdesc="debug: kernel/configs/*.config (the make check kernels), booted with $append"
+	;;
+*) die "--kernels wants release or debug, got '$kernels'" ;;
+esac
 
 OUT=$BUILD/bench
 BIN=$OUT/bin
@@ -65,7 +84,11 @@ BIN=$OUT/bin
 # results.md and results.csv give them.
 declare -A mode_opts=([wall]="--accel tcg" [counted]="--accel tcg --icount 0")
 declare -A mode_accel=([wall]="QEMU TCG, thread=multi" [counted]="QEMU TCG, thread=single, -icount shift=0,sleep=off")
-append="dma_debug=off kmemleak=off lockdep.prove_locking=0"
+
+# kbuild KERNEL: the build directory of patched, stock or nogate.
+kbuild() {
+	if [ "$1" = patched ]; then echo "$kdir"; else echo "$kdir-$1"; fi
+}
 
 # build_programs: reg_bench against the same rdma-core build as the tests
 # (build/rdma-core/build: its headers, and its libibverbs by rpath, which
@@ -98,8 +121,8 @@ build_programs() {
 boot() {
 	local mode=$1 kernel=$3 config=$4 dir=$OUT/$1-$3-$4-r$2 rc=0 tmo=1800 opts
 	shift 4
-	local image=$BUILD/kbuild-$kernel/arch/x86/boot/bzImage
-	[ "$kernel" = patched ] && image=$BUILD/kbuild/arch/x86/boot/bzImage
+	local image
+	image=$(kbuild "$kernel")/arch/x86/boot/bzImage
 	[ "$mode" = counted ] && tmo=3600
 	read -ra opts <<<"${mode_opts[$mode]}"
 	tests/vm/run-vm.sh --config "$config" "${opts[@]}" --no-rdma-core --kernel "$image" \
@@ -115,13 +138,20 @@ step "dependencies" ci/deps.sh
 step "kernel source" ci/kernel-source.sh
 step "rdma-core source" ci/rdma-core-source.sh
 step "rdma-core build" ci/rdma-core-build.sh
-step "kernel build (patched)" ci/kernel-build.sh
-step "kernel build (nogate)" ci/kernel-build.sh --variant nogate
-step "kernel build (stock)" ci/kernel-build.sh --variant stock
+for k in patched nogate stock; do
+	step "kernel build ($k, $kernels)" ci/kernel-build.sh --variant "$k" "${kbuild_opt[@]}"
+done
 step "bench programs" build_programs
 mkdir -p "$OUT"
 rm -rf "$OUT"/{raw.csv,results.md,results.csv} "$OUT"/latency* "$OUT"/*-r[0-9]*
-log "bench: $rounds rounds, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
+# Which configuration each kernel was built from, by the hash of its .config.
+report_args=(--rounds "$rounds" --judge "$judge")
+for k in patched nogate stock; do
+	cfg=$(kbuild "$k")/.config
+	[ -f "$cfg" ] || die "no $cfg after the $k kernel build"
+	report_args+=(--kernel "$k=$kdesc; .config sha256 $(sha256sum "$cfg" | cut -d' ' -f1)")
+done
+log "bench: $kernels kernels, $rounds rounds, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
 # The first failed step stops the run (set -e), named by step's log line;
 # raw.csv keeps what was measured until then.
 for r in $(seq "$rounds"); do
@@ -141,7 +171,6 @@ done
 for m in "${mode_list[@]}"; do
 	step "B2: patched kernel, swiotlb, $m" boot "$m" 1 patched swiotlb reg-early reg-late
 done
-report_args=(--rounds "$rounds" --judge "$judge")
 for m in "${mode_list[@]}"; do report_args+=(--mode "$m=${mode_accel[$m]}"); done
 step "report" python3 bench/report.py "$OUT/raw.csv" "$OUT" "${report_args[@]}"
 for m in "${mode_list[@]}"; do
