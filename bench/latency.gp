@@ -1,9 +1,10 @@
-# gnuplot -e "dat='build/bench/latency.dat'; png='build/bench/latency.png'; accel='tcg'" bench/latency.gp
+# gnuplot -e "dat='build/bench/latency-counted.dat'; png='build/bench/latency-counted.png'; clock='guest virtual time, QEMU TCG -icount shift=0'" bench/latency.gp
 # ibv_reg_mr latency against size: success path on the baseline and the
-# patched kernel (B1), early and late refusal on the patched kernel (B2).
+# patched kernel (B1), early and late refusal on the patched kernel (B2);
+# clock names what the times are (make bench plots each mode).
 set terminal pngcairo size 900,560 font ",10"
 set output png
-set title sprintf("ibv_reg_mr latency against size (medians, QEMU %s guest)", accel)
+set title sprintf("ibv_reg_mr latency against size (medians; %s)", clock) noenhanced
 set logscale xy
 set xlabel "registration size"
 set ylabel "latency (µs)"

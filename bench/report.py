@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Turn the raw CSV of make bench into results.md, results.csv and a plot.
+"""Turn the raw CSV of make bench into results.md, results.csv and plot data.
 
-    bench/report.py RAW_CSV OUT_DIR ACCEL ROUNDS
+    bench/report.py RAW_CSV OUT_DIR --rounds N --mode NAME=ACCELERATOR ...
+                    [--judge NAME] [--kernel NAME=DESCRIPTION ...]
 
-RAW_CSV lines are "<boot>,<kernel>,<config>," followed by a line that
+RAW_CSV lines are "<boot>,<mode>,<kernel>,<config>," followed by a line that
 bench/guest-bench.sh wrote:
 
     reg,<label>,<bytes>,<rep>,<reg_ns>,<dereg_ns>,<iterations>
@@ -11,12 +12,22 @@ bench/guest-bench.sh wrote:
     send_lat,<rep>,<typical_us>,<p99_us>
     dma_map,<attrs>,<rep>,<map_ns>,<unmap_ns>
 
+<mode> says which clock a guest's times come from, and each --mode names
+one and the accelerator that produced it: "wall" (host time passing under
+ordinary TCG) and "counted" (guest virtual time under QEMU's instruction
+counting, which host load does not move). Lines without a mode (raw.csv of
+older runs) are wall figures. The goals are judged on the --judge mode
+only (default: counted); the other modes' rows show their ratios and
+intervals but no verdict. --kernel lines (for example each kernel's
+config hash) are listed in the report as given.
+
 Every figure is a median over the repetitions of all boots of a kernel
 (ROUNDS boots each, B2 one boot), with the minimum and maximum as its
 spread; every comparison is a ratio of two medians measured in the same
 make bench run, with a 95 % interval from a bootstrap over boots and
 samples. Exit status 1 when a figure the report needs is missing.
 """
+import argparse
 import csv
 import os
 import random
@@ -26,6 +37,9 @@ from collections import defaultdict
 
 SIZE_NAMES = {4096: "4 KiB", 65536: "64 KiB", 2 << 20: "2 MiB",
               64 << 20: "64 MiB", 1 << 30: "1 GiB"}
+KINDS = ("reg", "write_bw", "send_lat", "dma_map")
+CLOCKS = {"wall": "wall-clock time on the host (QEMU's clock follows the host)",
+          "counted": "guest virtual time: executed instructions, not host time"}
 
 
 def size_name(n):
@@ -33,16 +47,21 @@ def size_name(n):
 
 
 def load(path):
-    """samples[key] = [(boot, value), ...]"""
+    """samples[(mode, kernel, config, what, size, metric)] = [(boot, value), ...]"""
     samples = defaultdict(list)
     with open(path, newline="") as f:
         for row in csv.reader(f):
             if len(row) < 4:
                 continue
-            boot, kernel, config, kind, rest = row[0], row[1], row[2], row[3], row[4:]
+            # Older raw.csv has no mode column: its row[3] is already a kind.
+            if row[3] in KINDS:
+                row = [row[0], "wall"] + row[1:]
+            if len(row) < 5:
+                continue
+            boot, mode, kernel, config, kind, rest = row[0], row[1], row[2], row[3], row[4], row[5:]
 
             def add(what, size, metric, value):
-                samples[(kernel, config, what, size, metric)].append((boot, value))
+                samples[(mode, kernel, config, what, size, metric)].append((boot, value))
             if kind == "reg":
                 label, size, _rep, reg_ns, dereg_ns = rest[:5]
                 add(label, int(size), "reg_us", int(reg_ns) / 1e3)
@@ -73,6 +92,8 @@ class Report:
         self.rows = []      # results.csv
         self.md = []        # results.md
         self.missing = []
+        self.mode = self.accel = None
+        self.judged = True
 
     def stat(self, key):
         v = [x for _b, x in self.s.get(key, [])]
@@ -116,9 +137,12 @@ class Report:
         return rs[int(0.025 * len(rs))], rs[int(0.975 * len(rs)) - 1]
 
     def compare(self, bench, what, base_key, new_key, goal, base_name, new_name, digits=1):
-        """One table row. goal is (low, high): the ratios that meet it. "met"
-        is yes when the whole 95 % interval of the ratio lies inside, no when
-        it lies wholly outside, otherwise the noise is larger than the goal."""
+        """One table row; the keys leave out the mode, which is the section's.
+        goal is (low, high): the ratios that meet it. "met" is yes when the
+        whole 95 % interval of the ratio lies inside, no when it lies wholly
+        outside, otherwise the noise is larger than the goal. Modes that are
+        not judged get no verdict."""
+        base_key, new_key = (self.mode, *base_key), (self.mode, *new_key)
         g_lo, g_hi = goal
         goal_txt = f"≤ {g_hi}" if g_lo is None else f"≥ {g_lo}" if g_hi is None else f"{g_lo}–{g_hi}"
         g_lo = float("-inf") if g_lo is None else g_lo
@@ -131,34 +155,29 @@ class Report:
             lo, hi = self.ratio_ci(base_key, new_key)
             met = "yes" if g_lo <= lo and hi <= g_hi else \
                 "no" if hi < g_lo or lo > g_hi else "not resolved"
-        ci = "—" if ratio is None else f"{ratio:.3f} ({lo:.2f}–{hi:.2f})"
+            if not self.judged:
+                met = f"not judged ({self.mode})"
+        ci = "—" if ratio is None else f"{ratio:.3f} ({lo:.3f}–{hi:.3f})"
         self.md.append(f"| {what} | {self.fmt(b, digits)} | {self.fmt(n, digits)} | {ci} | {goal_txt} | {met} |")
-        self.rows.append([bench, what, base_name, *(b[:3] if b else ["", "", ""]),
+        self.rows.append([self.mode, self.accel, bench, what, base_name, *(b[:3] if b else ["", "", ""]),
                           new_name, *(n[:3] if n else ["", "", ""]),
                           "" if ratio is None else f"{ratio:.4f}",
                           "" if lo is None else f"{lo:.4f}", "" if hi is None else f"{hi:.4f}", goal_txt, met])
         return ratio
 
     def table(self, title, base_col, new_col, note=None):
-        self.md += ["", f"### {title}", ""]
+        self.md += ["", f"### {title} — {self.mode} figures", ""]
         if note:
             self.md += [note, ""]
         self.md += [f"| measurement | {base_col} | {new_col} | ratio (95 % interval) | goal | met |",
                     "| --- | ---: | ---: | ---: | --- | --- |"]
 
 
-def main():
-    if len(sys.argv) != 5:
-        sys.exit(__doc__)
-    raw, out, accel, rounds = sys.argv[1:]
-    s = load(raw)
-    r = Report(s)
-    sizes = sorted({k[3] for k in list(s) if k[2] in ("reg-ok", "refuse-early")})
-    r.md += [f"## make bench: stock against patched ({accel}; median [min–max] over {rounds} boots per kernel)"]
-
+def section(r, sizes):
+    """B1 to B4 for the current mode of r."""
     r.table("B1 — ibv_reg_mr / ibv_dereg_mr, success path (test-mode rxe, direct), µs",
             "baseline", "patched",
-            "Baseline is the *nogate* kernel: Debian 6.12 plus only the rxe test-mode "
+            "Baseline is the *nogate* kernel: the same kernel with only the rxe test-mode "
             "patches, because stock rxe has no test mode. Goal: patched ÷ baseline ≤ 1.01.")
     for size in sizes:
         for m, name in (("reg_us", "reg"), ("dereg_us", "dereg")):
@@ -197,32 +216,81 @@ def main():
                   ("patched", "direct", "dma_map 0x1000", 0, m), (None, 1.01),
                   "attrs 0", "attrs 0x1000", 0)
 
-    n = {k: len(v) for k, v in s.items()}
-    r.md += ["", f"Accelerator: {accel}. Samples per figure: B1 {n.get(('patched', 'direct', 'reg-ok', sizes[0], 'reg_us'), 0) if sizes else 0}, "
-             f"B3 {n.get(('patched', 'direct', 'write_bw', 0, 'MB/s'), 0)}, "
-             f"B4 {n.get(('patched', 'direct', 'dma_map 0', 0, 'map_ns'), 0)}. Times inside a QEMU {accel} "
-             "guest are inflated and noisy, and one boot can be twice as fast as the next; "
-             "compare ratios, not absolute values. Raw samples: raw.csv."]
 
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "results.md"), "w") as f:
+def pairs(values, opt):
+    out = {}
+    for v in values:
+        name, sep, text = v.partition("=")
+        if not sep or not name:
+            sys.exit(f"report.py: {opt} wants NAME=TEXT, got '{v}'")
+        out[name] = text
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("raw")
+    ap.add_argument("out")
+    ap.add_argument("--rounds", type=int, required=True)
+    ap.add_argument("--mode", action="append", required=True, metavar="NAME=ACCELERATOR")
+    ap.add_argument("--judge", default="counted")
+    ap.add_argument("--kernel", action="append", default=[], metavar="NAME=DESCRIPTION")
+    a = ap.parse_args()
+    modes = pairs(a.mode, "--mode")
+    for m in modes:
+        if m not in CLOCKS:
+            sys.exit(f"report.py: unknown mode '{m}' (wall or counted)")
+    if a.judge not in modes:
+        sys.exit(f"report.py: --judge {a.judge} is not one of the --mode names")
+    kernels = pairs(a.kernel, "--kernel")
+
+    s = load(a.raw)
+    r = Report(s)
+    sizes = sorted({k[4] for k in s if k[3] in ("reg-ok", "refuse-early")})
+    r.md += [f"## make bench: stock against patched (median [min–max] over {a.rounds} boots per kernel)",
+             "", f"Goals are judged on the **{a.judge}** figures only.", "",
+             "| mode | clock | accelerator |", "| --- | --- | --- |"]
+    r.md += [f"| {m} | {CLOCKS[m]} | {acc} |" for m, acc in modes.items()]
+    if kernels:
+        r.md += ["", "| kernel | configuration |", "| --- | --- |"]
+        r.md += [f"| {k} | {d} |" for k, d in kernels.items()]
+    # The judged mode first: it answers the question.
+    for mode in sorted(modes, key=lambda m: m != a.judge):
+        r.mode, r.accel, r.judged = mode, modes[mode], mode == a.judge
+        r.md += ["", f"## {mode}: {CLOCKS[mode]}", "", f"Accelerator: {modes[mode]}."]
+        section(r, sizes)
+
+    n = {k: len(v) for k, v in s.items()}
+    j = a.judge
+    r.md += ["", f"Samples per figure ({j}): B1 "
+             f"{n.get((j, 'patched', 'direct', 'reg-ok', sizes[0], 'reg_us'), 0) if sizes else 0}, "
+             f"B3 {n.get((j, 'patched', 'direct', 'write_bw', 0, 'MB/s'), 0)}, "
+             f"B4 {n.get((j, 'patched', 'direct', 'dma_map 0', 0, 'map_ns'), 0)}. "
+             "Wall times inside a QEMU TCG guest are inflated and noisy, and one boot can be "
+             "twice as fast as the next; counted times are instructions executed in the guest "
+             "(1 ns each at icount shift 0), not what real hardware would take. Compare ratios, "
+             "not absolute values. Raw samples: raw.csv."]
+
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write("\n".join(r.md) + "\n")
-    with open(os.path.join(out, "results.csv"), "w", newline="") as f:
+    with open(os.path.join(a.out, "results.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["bench", "measurement", "baseline", "baseline_median", "baseline_min", "baseline_max",
-                    "compared", "compared_median", "compared_min", "compared_max", "ratio", "ratio_ci_low",
-                    "ratio_ci_high", "goal", "met"])
+        w.writerow(["mode", "accelerator", "bench", "measurement", "baseline", "baseline_median",
+                    "baseline_min", "baseline_max", "compared", "compared_median", "compared_min",
+                    "compared_max", "ratio", "ratio_ci_low", "ratio_ci_high", "goal", "met"])
         w.writerows(r.rows)
-    # Plot data: size, then medians of the four latency curves (µs).
-    with open(os.path.join(out, "latency.dat"), "w") as f:
-        f.write("# bytes nogate_reg patched_reg early_refusal late_refusal\n")
-        for size in sizes:
-            cols = []
-            for key in (("nogate", "direct", "reg-ok"), ("patched", "direct", "reg-ok"),
-                        ("patched", "swiotlb", "refuse-early"), ("patched", "swiotlb", "refuse-late")):
-                v = [x for _b, x in s.get((*key, size, "reg_us"), [])]
-                cols.append(f"{statistics.median(v):.3f}" if v else "NaN")
-            f.write(f"{size} {' '.join(cols)}\n")
+    # Plot data per mode: size, then medians of the four latency curves (µs).
+    for mode in modes:
+        with open(os.path.join(a.out, f"latency-{mode}.dat"), "w") as f:
+            f.write(f"# {mode} ({modes[mode]}): bytes nogate_reg patched_reg early_refusal late_refusal\n")
+            for size in sizes:
+                cols = []
+                for key in (("nogate", "direct", "reg-ok"), ("patched", "direct", "reg-ok"),
+                            ("patched", "swiotlb", "refuse-early"), ("patched", "swiotlb", "refuse-late")):
+                    v = [x for _b, x in s.get((mode, *key, size, "reg_us"), [])]
+                    cols.append(f"{statistics.median(v):.3f}" if v else "NaN")
+                f.write(f"{size} {' '.join(cols)}\n")
     print("\n".join(r.md))
     if r.missing:
         print("\nmissing measurements: " + ", ".join(sorted(set(r.missing))), file=sys.stderr)

@@ -1,36 +1,54 @@
 #!/usr/bin/env bash
 # make bench: what the coherent-DMA gate costs where DMA is coherent, and what
 # early refusal saves where it is not. Stock against patched, in one run, on
-# this machine; results in build/bench/ (results.md, results.csv, latency.png,
-# raw.csv) and the Markdown table on stdout.
+# this machine; results in build/bench/ (results.md, results.csv,
+# latency-MODE.png, raw.csv) and the Markdown tables on stdout.
 #
-#   ci/bench.sh [--reps N] [--rounds N] [--sizes LIST]
+#   ci/bench.sh [--reps N] [--rounds N] [--sizes LIST] [--modes LIST] [--kernels KIND]
 #
 #   --reps N      repetitions per measurement and boot, 5..50 (default 5)
 #   --rounds N    boots of each kernel for B1, B3 and B4, 1..10 (default 3)
 #   --sizes LIST  registration sizes for B1/B2 (default 4K,64K,2M,64M,1G)
+#   --modes LIST  wall, counted or both (default wall,counted): how each
+#                 guest is timed; with both, every guest boots twice
+#   --kernels K   release (default) or debug: how the kernels are configured
 #
-# Kernels, all from the same kernel/configs: patched (kernel/series), stock
-# (no patches) and nogate (only the rxe test-mode patches: B1's baseline,
-# because stock rxe has no test mode). Each round boots, under TCG:
+# Kernels, all configured alike: patched (kernel/series), stock (no
+# patches) and nogate (only the rxe test-mode patches: B1's baseline,
+# because stock rxe has no test mode). release: as a distribution ships
+# them, Debian's own cloud-amd64 configuration plus rxe, the series' test
+# aids and dma_map_benchmark (kernel-build.sh --release; no lockdep,
+# kmemleak, dma-debug, fault injection or KASAN), booted with no debug
+# switches. debug: the kernels make check tests (kernel/configs/*.config),
+# booted with dma_debug=off kmemleak=off lockdep.prove_locking=0, which
+# switches the debug code off but leaves it compiled in. results.md names
+# each kernel's configuration and the sha256 of its .config.
+# Each round boots, under TCG:
 #   nogate  direct   B1 baseline
 #   patched direct   B1, B3, B4
 #   stock   direct   B3 baseline
 # in alternating order, and once at the end:
 #   patched swiotlb  B2 (early, then late refusal)
-# Under TCG one boot can be 2x faster than the next for the same kernel (the
-# cost of pinning depends on how the guest's pages happen to lie), so every
-# figure pools the samples of all rounds. The guests boot with dma_debug=off
-# kmemleak=off lockdep.prove_locking=0, so the debug options of the shared
-# config cost as little as they can.
+# Each of these guests boots once per mode:
+#   wall     ordinary multi-threaded TCG; times are host time passing, and
+#            one boot can be 2x faster than the next for the same kernel
+#   counted  single-threaded TCG counting instructions (run-vm.sh --icount
+#            0: -icount shift=0,sleep=off); times are guest virtual time,
+#            1 ns per executed instruction, which host load does not move
+# Every figure pools the samples of all rounds of its mode; the goals are
+# judged on the counted figures (on wall only when counted is not run), and
+# results.csv names the mode and accelerator of every row.
 . "$(dirname "$0")/lib.sh"
 
 reps=${BENCH_REPS:-5} rounds=${BENCH_ROUNDS:-3} sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
+modes=${BENCH_MODES:-wall,counted} kernels=${BENCH_KERNELS:-release}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--reps) reps=${2:-}; shift 2 || die "--reps needs a number" ;;
 	--rounds) rounds=${2:-}; shift 2 || die "--rounds needs a number" ;;
 	--sizes) sizes=${2:-}; shift 2 || die "--sizes needs a list" ;;
+	--modes) modes=${2:-}; shift 2 || die "--modes needs a list" ;;
+	--kernels) kernels=${2:-}; shift 2 || die "--kernels needs release or debug" ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
@@ -41,66 +59,121 @@ case $rounds in '' | *[!0-9]*) die "--rounds wants a number from 1 to 10, got '$
 [ "$rounds" -ge 1 ] && [ "$rounds" -le 10 ] || die "--rounds wants a number from 1 to 10, got '$rounds'"
 [[ $sizes =~ ^[0-9]+[KMG]?(,[0-9]+[KMG]?)*$ ]] ||
 	die "--sizes wants a comma-separated list like 4K,64K,2M, got '$sizes'"
+case $modes in
+wall | counted | wall,counted | counted,wall) ;;
+*) die "--modes wants wall, counted or wall,counted, got '$modes'" ;;
+esac
+IFS=, read -ra mode_list <<<"$modes"
+judge=wall
+[[ ,$modes, == *,counted,* ]] && judge=counted
+case $kernels in
+release)
+	kbuild_opt=(--release) kdir=$BUILD/kbuild-release append=
+	kdesc="release: Debian's cloud-amd64 configuration + kernel/configs/variants/release.config"
+	;;
+debug)
+	kbuild_opt=() kdir=$BUILD/kbuild append="dma_debug=off kmemleak=off lockdep.prove_locking=0"
+	kdesc="debug: kernel/configs/*.config (the make check kernels), booted with $append"
+	;;
+*) die "--kernels wants release or debug, got '$kernels'" ;;
+esac
 
 OUT=$BUILD/bench
 BIN=$OUT/bin
-accel=tcg
-append="dma_debug=off kmemleak=off lockdep.prove_locking=0"
+# What produced each mode's figures: run-vm.sh's options, and the words
+# results.md and results.csv give them.
+declare -A mode_opts=([wall]="--accel tcg" [counted]="--accel tcg --icount 0")
+declare -A mode_accel=([wall]="QEMU TCG, thread=multi" [counted]="QEMU TCG, thread=single, -icount shift=0,sleep=off")
 
-build_programs() {
-	local inc=$OUT/include
-	need_cmd gcc
-	mkdir -p "$BIN" "$inc/linux"
-	gcc -O2 -Wall -Wextra -o "$BIN/reg_bench" "$TOP/bench/reg_bench.c" -libverbs
-	# The tool includes the kernel-internal <linux/map_benchmark.h>; give it
-	# that header alone so that the rest comes from the system's uAPI.
-	ln -sfn "$KSRC/include/linux/map_benchmark.h" "$inc/linux/map_benchmark.h"
-	gcc -O2 -Wall -I"$inc" -o "$BIN/dma_map_benchmark" \
-		"$KSRC/tools/testing/selftests/dma/dma_map_benchmark.c"
+# kbuild KERNEL: the build directory of patched, stock or nogate.
+kbuild() {
+	if [ "$1" = patched ]; then echo "$kdir"; else echo "$kdir-$1"; fi
 }
 
-# boot ROUND KERNEL CONFIG WORKLOAD...: one guest; its CSV lines, prefixed
-# with "<boot>,KERNEL,CONFIG,", are appended to raw.csv.
+# build_programs: reg_bench against the same rdma-core build as the tests
+# (build/rdma-core/build: its headers, and its libibverbs by rpath, which
+# finds rxe's provider next to it), so that no libibverbs-dev is needed; and
+# the kernel's dma_map_benchmark selftest. step runs this with set -e
+# ignored (bash ignores it inside a || list), so every command checks its
+# own status.
+build_programs() {
+	local inc=$OUT/include rc_build=$RDMA_SRC/build
+	need_cmd gcc
+	if [ ! -f "$rc_build/include/infiniband/verbs.h" ] || [ ! -e "$rc_build/lib/libibverbs.so" ]; then
+		log "no rdma-core build at $rc_build (ci/rdma-core-build.sh)"
+		return 1
+	fi
+	mkdir -p "$BIN" "$inc/linux" || return 1
+	gcc -O2 -Wall -Wextra -I"$rc_build/include" -o "$BIN/reg_bench" "$TOP/bench/reg_bench.c" \
+		-L"$rc_build/lib" -Wl,-rpath,"$rc_build/lib" -libverbs || return 1
+	# The tool includes the kernel-internal <linux/map_benchmark.h>; give it
+	# that header alone so that the rest comes from the system's uAPI.
+	ln -sfn "$KSRC/include/linux/map_benchmark.h" "$inc/linux/map_benchmark.h" || return 1
+	gcc -O2 -Wall -I"$inc" -o "$BIN/dma_map_benchmark" \
+		"$KSRC/tools/testing/selftests/dma/dma_map_benchmark.c" || return 1
+}
+
+# boot MODE ROUND KERNEL CONFIG WORKLOAD...: one guest; its CSV lines,
+# prefixed with "<boot>,MODE,KERNEL,CONFIG,", are appended to raw.csv. Fails
+# when the guest does (a workload that reported FAILED, a boot that never
+# finished) or left no results. Run by step: every command checks its own
+# status. A counted guest runs on one host thread, so it gets longer.
 boot() {
-	local kernel=$2 config=$3 dir=$OUT/$2-$3-r$1
-	shift 3
-	local image=$BUILD/kbuild-$kernel/arch/x86/boot/bzImage
-	[ "$kernel" = patched ] && image=$BUILD/kbuild/arch/x86/boot/bzImage
-	tests/vm/run-vm.sh --config "$config" --accel "$accel" --no-rdma-core --kernel "$image" \
-		--out "$dir" --timeout 1800 --append "$append" --device pci-testdev -- \
-		env BENCH_BIN="$BIN" BENCH_REPS="$reps" BENCH_SIZES="$sizes" bench/guest-bench.sh "$@"
-	[ -s "$dir/bench.csv" ] || { log "no results from the $kernel/$config guest"; return 1; }
-	sed "s/^/${dir##*/},$kernel,$config,/" "$dir/bench.csv" >>"$OUT/raw.csv"
+	local mode=$1 kernel=$3 config=$4 dir=$OUT/$1-$3-$4-r$2 rc=0 tmo=1800 opts
+	shift 4
+	local image
+	image=$(kbuild "$kernel")/arch/x86/boot/bzImage
+	[ "$mode" = counted ] && tmo=3600
+	read -ra opts <<<"${mode_opts[$mode]}"
+	tests/vm/run-vm.sh --config "$config" "${opts[@]}" --no-rdma-core --kernel "$image" \
+		--out "$dir" --timeout "$tmo" --append "$append" --device pci-testdev -- \
+		env BENCH_BIN="$BIN" BENCH_REPS="$reps" BENCH_SIZES="$sizes" bench/guest-bench.sh "$@" || rc=$?
+	[ $rc -eq 0 ] || { log "the $kernel/$config guest ($mode) failed (exit $rc); its output: $dir/output.ktap, $dir/console.log"; return 1; }
+	[ -s "$dir/bench.csv" ] || { log "no results from the $kernel/$config guest ($mode)"; return 1; }
+	sed "s/^/${dir##*/},$mode,$kernel,$config,/" "$dir/bench.csv" >>"$OUT/raw.csv" || return 1
 }
 
 cd "$TOP"
 step "dependencies" ci/deps.sh
 step "kernel source" ci/kernel-source.sh
-step "kernel build (patched)" ci/kernel-build.sh
-step "kernel build (nogate)" ci/kernel-build.sh --variant nogate
-step "kernel build (stock)" ci/kernel-build.sh --variant stock
+step "rdma-core source" ci/rdma-core-source.sh
+step "rdma-core build" ci/rdma-core-build.sh
+for k in patched nogate stock; do
+	step "kernel build ($k, $kernels)" ci/kernel-build.sh --variant "$k" "${kbuild_opt[@]}"
+done
 step "bench programs" build_programs
 mkdir -p "$OUT"
-rm -rf "$OUT"/{raw.csv,results.md,results.csv,latency.dat,latency.png} "$OUT"/*-r[0-9]*
-log "bench: $rounds rounds, $reps repetitions, sizes $sizes, accelerator $accel, guest append '$append'"
-# A failed guest does not stop the others: the report then names what is
-# missing, and the job fails at the end.
-failed=0
+rm -rf "$OUT"/{raw.csv,results.md,results.csv} "$OUT"/latency* "$OUT"/*-r[0-9]*
+# Which configuration each kernel was built from, by the hash of its .config.
+report_args=(--rounds "$rounds" --judge "$judge")
+for k in patched nogate stock; do
+	cfg=$(kbuild "$k")/.config
+	[ -f "$cfg" ] || die "no $cfg after the $k kernel build"
+	report_args+=(--kernel "$k=$kdesc; .config sha256 $(sha256sum "$cfg" | cut -d' ' -f1)")
+done
+log "bench: $kernels kernels, $rounds rounds, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
+# The first failed step stops the run (set -e), named by step's log line;
+# raw.csv keeps what was measured until then.
 for r in $(seq "$rounds"); do
 	# Alternate the order, so that neither kernel always boots first.
 	order=(nogate patched stock)
 	[ $((r % 2)) -eq 0 ] && order=(stock patched nogate)
 	for k in "${order[@]}"; do
-		case $k in
-		nogate) step "round $r/$rounds, B1 baseline: nogate kernel, direct" boot "$r" nogate direct reg-ok || failed=1 ;;
-		patched) step "round $r/$rounds, B1 B3 B4: patched kernel, direct" boot "$r" patched direct reg-ok perftest dmamap || failed=1 ;;
-		stock) step "round $r/$rounds, B3 baseline: stock kernel, direct" boot "$r" stock direct perftest || failed=1 ;;
-		esac
+		for m in "${mode_list[@]}"; do
+			case $k in
+			nogate) step "round $r/$rounds, B1 baseline: nogate kernel, direct, $m" boot "$m" "$r" nogate direct reg-ok ;;
+			patched) step "round $r/$rounds, B1 B3 B4: patched kernel, direct, $m" boot "$m" "$r" patched direct reg-ok perftest dmamap ;;
+			stock) step "round $r/$rounds, B3 baseline: stock kernel, direct, $m" boot "$m" "$r" stock direct perftest ;;
+			esac
+		done
 	done
 done
-step "B2: patched kernel, swiotlb" boot 1 patched swiotlb reg-early reg-late || failed=1
-touch "$OUT/raw.csv"
-step "report" python3 bench/report.py "$OUT/raw.csv" "$OUT" "$accel" "$rounds" || failed=1
-step "plot" gnuplot -e "dat='$OUT/latency.dat'; png='$OUT/latency.png'; accel='$accel'" bench/latency.gp || failed=1
-log "bench results: $OUT/results.md, results.csv, latency.png, raw.csv"
-[ $failed -eq 0 ] || die "make bench: some measurements failed (see above)"
+for m in "${mode_list[@]}"; do
+	step "B2: patched kernel, swiotlb, $m" boot "$m" 1 patched swiotlb reg-early reg-late
+done
+for m in "${mode_list[@]}"; do report_args+=(--mode "$m=${mode_accel[$m]}"); done
+step "report" python3 bench/report.py "$OUT/raw.csv" "$OUT" "${report_args[@]}"
+for m in "${mode_list[@]}"; do
+	step "plot ($m)" gnuplot -e "dat='$OUT/latency-$m.dat'; png='$OUT/latency-$m.png'; clock='$m: ${mode_accel[$m]}'" bench/latency.gp
+done
+log "bench results: $OUT/results.md, results.csv, latency-{${modes}}.png, raw.csv"

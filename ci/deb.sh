@@ -34,19 +34,7 @@ done
 need_cmd dpkg-deb apt-get xz make gcc ccache
 [ -d "$KSRC/.git" ] || die "no kernel tree; run 'make sources' first"
 DEB=$BUILD/deb
-mkdir -p "$DEB/dl"
-
-# Debian's configuration, from the package, checked against the signed index.
-cfgdeb=$(ls "$DEB"/dl/linux-config-6.12_*.deb 2>/dev/null | head -1)
-if [ -z "$cfgdeb" ]; then
-	log "downloading linux-config-6.12 (Debian's kernel configurations)"
-	(cd "$DEB/dl" && apt-get download -q -o APT::Sandbox::User=root linux-config-6.12) ||
-		die "apt-get download linux-config-6.12 failed (is it in this machine's apt sources?)"
-	cfgdeb=$(ls "$DEB"/dl/linux-config-6.12_*.deb | head -1)
-fi
-rm -rf "$DEB/config" && dpkg-deb -x "$cfgdeb" "$DEB/config"
-cloud=$DEB/config/usr/src/linux-config-6.12/config.amd64_none_cloud-amd64.xz
-[ -f "$cloud" ] || die "$cfgdeb has no config.amd64_none_cloud-amd64"
+cloud=$(debian_cloud_config)
 
 # Objects inside the tree (kbuild then names sources relative to them, and
 # ccache hits across trees), apart from every other variant's.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build bzImage out of tree, with ccache, from the fragments in kernel/configs.
 #
-#   ci/kernel-build.sh [--variant patched|kasan|stock|nogate] [--arch x86_64|arm64] [--src DIR]
+#   ci/kernel-build.sh [--variant patched|kasan|stock|nogate] [--release] [--arch x86_64|arm64] [--src DIR]
 #
 # patched (default): build/linux with kernel/series applied -> build/kbuild
 # kasan:             the same tree, plus kernel/configs/variants/kasan.config
@@ -9,6 +9,12 @@
 # stock:             the pristine tag, as a worktree        -> build/kbuild-stock
 # nogate:            pristine + kernel/nogate.series (rxe test mode, no gate)
 #                                                           -> build/kbuild-nogate
+# --release:         patched, stock or nogate configured as a distribution
+#                    ships it, for make bench: Debian's own cloud-amd64
+#                    config plus kernel/configs/variants/release.config (no
+#                    lockdep, kmemleak, dma-debug, fault injection or KASAN)
+#                    instead of the debug fragments   -> build/kbuild-release
+#                    (patched), build/kbuild-release-stock, -nogate
 # --src DIR:         any other tree (a developer worktree)
 # --arch arm64:      cross-compile the same tree and variant for arm64 (Debian's
 #                    gcc-aarch64-linux-gnu), with kernel/configs/arch/arm64.config
@@ -23,7 +29,7 @@
 # tree rebuilds just what it touched.
 . "$(dirname "$0")/lib.sh"
 
-variant=patched arch=x86_64
+variant=patched arch=x86_64 release=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--variant) variant=${2:-}; shift 2 || die "--variant needs a value" ;;
@@ -31,7 +37,8 @@ while [ $# -gt 0 ]; do
 	--src) src_arg=${2:-}; shift 2 || die "--src needs a directory" ;;
 	--arch) arch=${2:-}; shift 2 || die "--arch needs a value" ;;
 	--arch=*) arch=${1#*=}; shift ;;
-	-h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+	--release) release=1; shift ;;
+	-h | --help) sed -n '2,29p' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
 done
@@ -79,6 +86,16 @@ nogate)
 	;;
 *) die "unknown variant '$variant' (patched, kasan, stock or nogate)" ;;
 esac
+base_cfg=
+if [ $release -eq 1 ]; then
+	case $arch in x86_64 | x86) ;; *) die "--release is x86_64 only (Debian's cloud-amd64 configuration)" ;; esac
+	[ "$variant" != kasan ] || die "--release is for patched, stock and nogate; KASAN is a debug build"
+	need_cmd xz openssl
+	base_cfg=$(debian_cloud_config)
+	outname=kbuild-out-release
+	link=$BUILD/kbuild-release
+	[ "$variant" = patched ] || link=$BUILD/kbuild-release-$variant
+fi
 if [ -n "${src_arg:-}" ]; then
 	src=$(cd "$src_arg" && pwd) || die "--src $src_arg: no such directory"
 	link=$BUILD/kbuild-$(basename "$src")
@@ -112,8 +129,15 @@ export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=rdma-dma KBUILD_BUILD_HOST=ci
 MK=(make -s -C "$src" O="$out" "${kmake[@]}" CC="ccache $cc" HOSTCC="ccache gcc" -j"$(nproc)")
 
-frags=("$TOP"/kernel/configs/*.config "${extra[@]}")
-want=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
+# The configuration starts from allnoconfig plus every fragment, or for
+# --release from Debian's configuration plus the release fragment alone.
+if [ -n "$base_cfg" ]; then
+	frags=("$TOP/kernel/configs/variants/release.config")
+	want=$({ xz -dc "$base_cfg"; cat "${frags[@]}"; } | sha256sum | cut -d' ' -f1)
+else
+	frags=("$TOP"/kernel/configs/*.config "${extra[@]}")
+	want=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
+fi
 
 # effective_lines: the fragments' CONFIG_ lines, the last one of each symbol
 # only (a later fragment overrides an earlier one, as in merge_config.sh).
@@ -133,7 +157,7 @@ config_matches() {
 	# The stock and nogate trees lack the symbols the series adds (its KUnit
 	# suite); only the patched tree must know every symbol.
 	if [ "$variant" != patched ] && [ "$variant" != kasan ]; then
-		known=$(find "$src" -name 'Kconfig*' -not -path '*/kbuild-out/*' -print0 |
+		known=$(find "$src" -name 'Kconfig*' -not -path '*/kbuild-out*/*' -print0 |
 			xargs -0 sed -n 's/^[[:space:]]*\(menu\)\{0,1\}config[[:space:]]\{1,\}\([A-Za-z0-9_]*\).*/CONFIG_\2/p' | sort -u)
 	fi
 	while IFS= read -r line; do
@@ -150,8 +174,13 @@ config_matches() {
 
 if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config-frags" 2>/dev/null)" != "$want" ] ||
 	! config_matches 2>/dev/null; then
-	log "configuring $variant $arch kernel from ${#frags[@]} fragments"
-	"${MK[@]}" allnoconfig >/dev/null
+	if [ -n "$base_cfg" ]; then
+		log "configuring $variant kernel from Debian's cloud-amd64 configuration and ${frags[*]#"$TOP"/}"
+		xz -dc "$base_cfg" >"$out/.config"
+	else
+		log "configuring $variant $arch kernel from ${#frags[@]} fragments"
+		"${MK[@]}" allnoconfig >/dev/null
+	fi
 	(cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >"$out/merge_config.log") ||
 		die "merge_config.sh failed; see $out/merge_config.log"
 	"${MK[@]}" olddefconfig >/dev/null
@@ -161,7 +190,9 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config-frags" 2>/dev/null)" != "$w
 	echo "$want" >"$out/.config-frags"
 fi
 
-log "building $variant $arch $target and modules in $out (ccache: $CCACHE_DIR)"
+what=$variant
+[ $release -eq 0 ] || what="$variant (release)"
+log "building $what $arch $target and modules in $out (ccache: $CCACHE_DIR)"
 rc=0
 "${MK[@]}" "$target" modules >"$out/build.log" 2>&1 || rc=$?
 grep -E 'warning:|error:' "$out/build.log" >&2 || true

@@ -30,6 +30,10 @@ die() {
 }
 
 # step NAME CMD...: run a step, report its duration, and fail loudly with the step name.
+# At the top level of a set -e script a failed step ends the script. CMD runs
+# inside a || list, where bash ignores set -e even in functions and
+# subshells: a function run as a step must check the status of each command
+# itself (cmd || return 1), or it goes on past a failure.
 step() {
 	local name=$1 s rc=0
 	shift
@@ -80,6 +84,33 @@ mirror_uri() {
 			sed -nE 's/^deb(-src)?[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+)[[:space:]]+([^[:space:]]+).*/\3 \4/p' "$f"
 		done
 	} | awk '$2 !~ /security/ && $1 ~ /debian\/?$/ {print $1; exit}'
+}
+
+# debian_cloud_config: print the path of Debian's own configuration for the
+# kernel cloud and confidential-computing guests run (config.amd64_none_
+# cloud-amd64.xz from linux-config-6.12), fetched once with apt-get download
+# into build/deb/dl (apt checks it against the signed index). make deb
+# builds from it, and so do the bench kernels
+# (ci/kernel-build.sh --release).
+debian_cloud_config() {
+	local dl=$BUILD/deb/dl dir=$BUILD/deb/config cfgdeb cloud
+	cloud=$dir/usr/src/linux-config-6.12/config.amd64_none_cloud-amd64.xz
+	need_cmd apt-get dpkg-deb
+	mkdir -p "$dl"
+	cfgdeb=$(find "$dl" -maxdepth 1 -name 'linux-config-6.12_*.deb' | sort | tail -1)
+	if [ -z "$cfgdeb" ]; then
+		log "downloading linux-config-6.12 (Debian's kernel configurations)"
+		(cd "$dl" && apt-get download -q -o APT::Sandbox::User=root linux-config-6.12 >&2) ||
+			die "apt-get download linux-config-6.12 failed (is it in this machine's apt sources?)"
+		cfgdeb=$(find "$dl" -maxdepth 1 -name 'linux-config-6.12_*.deb' | sort | tail -1)
+	fi
+	if [ "$(cat "$dir/.from" 2>/dev/null)" != "${cfgdeb##*/}" ]; then
+		rm -rf "$dir"
+		dpkg-deb -x "$cfgdeb" "$dir" || die "cannot unpack $cfgdeb"
+		echo "${cfgdeb##*/}" >"$dir/.from"
+	fi
+	[ -f "$cloud" ] || die "$cfgdeb has no config.amd64_none_cloud-amd64"
+	echo "$cloud"
 }
 
 # series_hash DIR: one hash over DIR/series and every patch it lists, so a

@@ -12,6 +12,10 @@
 #   --out DIR       results directory      (default: build/vm/<config>)
 #   --timeout SEC   wall-clock limit for boot + command   (default: 3600)
 #   --accel A       tcg (default) or kvm; kvm only when asked, and it must work
+#   --icount SHIFT  tcg only: count instructions, guest time advancing 2^SHIFT ns
+#                   per instruction (0..10), on single-threaded TCG with
+#                   sleep=off; guest clocks then measure executed work, not
+#                   host time (make bench's counted figures). Default: off
 #   --append STR    extra kernel command line
 #   --suites LIST   comma-separated suites for tests/run.sh (default: all)
 #   --expect FILE   expected outcomes for tests/run.sh -E (default: none)
@@ -47,10 +51,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
 die() { echo "error: $*" >&2; exit 2; }
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit "${1:-2}"; }
 
 config=direct kernel= out= tmo=3600 accel=tcg arch=x86_64 no_rdma_core=0
-append= suites= rdma_core= initrd= expect= root=
+append= suites= rdma_core= initrd= expect= root= icount=
 qemu_dev=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
 	--out) out=${2:?--out needs a directory}; shift 2 ;;
 	--timeout) tmo=${2:?--timeout needs seconds}; shift 2 ;;
 	--accel) accel=${2:?--accel needs tcg or kvm}; shift 2 ;;
+	--icount) icount=${2:?--icount needs a shift from 0 to 10}; shift 2 ;;
 	--append) append=${2?--append needs a string}; shift 2 ;;
 	--suites) suites=${2:?--suites needs a list}; shift 2 ;;
 	--expect) expect=${2:?--expect needs a file}; shift 2 ;;
@@ -122,8 +127,20 @@ esac
 [ $no_rdma_core -eq 0 ] || rdma_core=
 [ "$arch" = x86_64 ] || [ "$accel" = tcg ] || die "--accel $accel: arm64 guests run under tcg only"
 
+# QEMU counts instructions only on single-threaded TCG; shift=auto would
+# follow the host's speed again, so only a fixed shift is accepted.
+if [ -n "$icount" ]; then
+	[[ $icount =~ ^([0-9]|10)$ ]] || die "--icount wants a shift from 0 to 10 (2^SHIFT ns per instruction), got '$icount'"
+	[ "$accel" = tcg ] || die "--icount counts instructions under TCG only, not with --accel $accel"
+fi
 case "$accel" in
-tcg) accel_opt=(-accel tcg,thread=multi -cpu "$cpu") ;;
+tcg)
+	if [ -n "$icount" ]; then
+		accel_opt=(-accel tcg,thread=single -icount "shift=$icount,sleep=off" -cpu "$cpu")
+	else
+		accel_opt=(-accel tcg,thread=multi -cpu "$cpu")
+	fi
+	;;
 kvm)
 	[ -w /dev/kvm ] || die "--accel kvm: /dev/kvm is missing or not writable; use tcg"
 	accel_opt=(-accel kvm -cpu host)
@@ -240,7 +257,7 @@ if [ "${kvm_probe:-0}" = 1 ]; then
 fi
 
 t0=$(date +%s)
-echo "[vm] booting '$config' ($arch, $accel, $(basename "$kernel")), limit ${tmo}s; serial log: $out/console.log" >&2
+echo "[vm] booting '$config' ($arch, $accel${icount:+, icount shift=$icount}, $(basename "$kernel")), limit ${tmo}s; serial log: $out/console.log" >&2
 : >"$out/console.log"
 timeout -k 10 "$tmo" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
 qpid=$!
