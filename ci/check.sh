@@ -129,8 +129,14 @@ variant_built() { [ "$1" = - ] || [ -e "$BUILD/.variant-built-$1" ]; }
 # guest whose kernel is ready, so nothing sits waiting on a build.
 runs=()
 IFS=, read -ra cfgs <<<"$configs"
+# compat (userspace or kernels that are not this project's) runs on the
+# patched kernel only under swiotlb, where its refusal checks have something
+# to see; in direct and iommu it repeats pyverbs/001 and mr/002 (measured:
+# 8 minutes of each guest with four guests sharing 2 cores).
 for c in "${cfgs[@]}"; do
-	runs+=("check $c - --configs $c --tag check --expect patched --suites $guest_suites")
+	s=$guest_suites
+	[ -n "$suites" ] || [ "$c" = swiotlb ] || s=$(tr , '\n' <<<"$s" | grep -vx compat | paste -sd,)
+	runs+=("check $c - --configs $c --tag check --expect patched --suites $s")
 done
 # The stock kernel: pyverbs' baseline, and every patched-kernel case skips.
 has_variant stock &&
