@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Run test cases and print KTAP.
 #
-#   tests/run.sh [-s SUITE]... [-t GLOB] [-T SECONDS] [-E FILE] [-W FILE] [-l]
+#   tests/run.sh [-s SUITE]... [-t GLOB] [-T SECONDS] [-x FACTOR] [-E FILE] [-W FILE] [-l]
 #
 #   -s SUITE   run cases/SUITE/ (repeatable; default: every suite)
 #   -t GLOB    only cases whose name matches GLOB (e.g. '*rping*')
-#   -T SECONDS per-case timeout (default: timeout= in tests/settings)
+#   -T SECONDS per-case timeout (default: timeout= in tests/settings); a
+#              case that needs longer says so in a TIMEOUT= line
+#   -x FACTOR  multiply every case's timeout by FACTOR (1..20), for slow
+#              machines: the QEMU harness uses 4, TCG on a shared 2-core
+#              host being many times slower than hardware
 #   -E FILE    expected outcomes (tests/expect/*): every case and sub-test
 #              must have exactly its expected result, skips with their
 #              reason; anything else, missing or unlisted fails
@@ -29,16 +33,18 @@ export TESTS_DIR
 usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "error: $*" >&2; exit 2; }
 
-suites=() glob='*' list=0 expect= write=
+suites=() glob='*' list=0 expect= write= factor=1
 timeout=$(sed -n 's/^timeout=//p' "$TESTS_DIR/settings" 2>/dev/null)
 timeout=${timeout:-300}
-while getopts "s:t:T:E:W:lh" o; do
+while getopts "s:t:T:x:E:W:lh" o; do
 	case $o in
 	s) [ -d "$TESTS_DIR/cases/$OPTARG" ] || die "no suite '$OPTARG' (have: $(ls "$TESTS_DIR/cases" | tr '\n' ' '))"
 	   suites+=("$OPTARG") ;;
 	t) glob=$OPTARG ;;
 	T) case $OPTARG in '' | *[!0-9]*) die "-T wants seconds, got '$OPTARG'" ;; esac
 	   timeout=$OPTARG ;;
+	x) [[ $OPTARG =~ ^([1-9]|1[0-9]|20)$ ]] || die "-x wants a factor from 1 to 20, got '$OPTARG'"
+	   factor=$OPTARG ;;
 	E) [ -r "$OPTARG" ] || die "-E $OPTARG: no such readable file"
 	   expect=$(cd "$(dirname "$OPTARG")" && pwd)/$(basename "$OPTARG") ;;
 	W) : >"$OPTARG" 2>/dev/null || die "-W $OPTARG: cannot write it"
@@ -133,7 +139,7 @@ for i in "${!cases[@]}"; do
 		[[ $line == test_case\(\)* ]] && break
 	done <"$f"
 	ktap_print_msg "$name: $desc"
-	t=${t:-$timeout}
+	t=$((${t:-$timeout} * factor))
 	CASE_TMP=$tmp timeout -k 10 "$t" bash "$TESTS_DIR/lib/run-case.sh" "$f" 2>&1 | sed 's/^\([^#]\)/# \1/'
 	rc=${PIPESTATUS[0]}
 	ms=$(((${EPOCHREALTIME/[.,]/} - t0) / 1000))

@@ -174,7 +174,8 @@ out=$(cd "$out" && pwd)
 rm -f "$out"/{output.ktap,outcomes.txt,console.log,dmesg.txt,exit_code,job.sh,virt.dtb} "$out"/pyverbs-*.txt
 
 if [ $# -eq 0 ]; then
-	set -- tests/run.sh -W /run/results/outcomes.txt ${expect:+-E "${expect#"$top"/}"}
+	# TCG on a shared host: every case gets four times its timeout.
+	set -- tests/run.sh -x 4 -W /run/results/outcomes.txt ${expect:+-E "${expect#"$top"/}"}
 	if [ -n "$suites" ]; then
 		IFS=, read -ra ss <<<"$suites"
 		for s in "${ss[@]}"; do set -- "$@" -s "$s"; done
