@@ -18,7 +18,7 @@ prepare_all
 runs=$BUILD/run
 demo() {
 	"$TOP/tests/vm/run-vm.sh" --config "$1" --out "$runs/$1" --timeout 900 \
-		-- tests/vm/demo-guest.sh >"$runs/$1.log" 2>&1
+		-- bash tests/vm/demo-guest.sh >"$runs/$1.log" 2>&1
 }
 mkdir -p "$runs"
 rm -f "$runs"/*/demo.txt

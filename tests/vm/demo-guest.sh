@@ -53,6 +53,8 @@ swiotlb)
 		-d "$dev" -g "$gid" -n 1 2>&1 </dev/null | grep -c '^hint:')"
 	# The same kernel mapping user memory as stock 6.12 does (test switch).
 	if echo N >"$UMEM_DEBUGFS/require_coherent" 2>/dev/null; then
+		# one rxe device per netdev: the refusing one goes first
+		rxe_del_all
 		rxe_add dev2 "$(testmode_netdev)" testmode || exit 1
 		RDMA_DEV=$dev2 RDMA_GID_INDEX=$(gid_index "$dev2") RDMA_EXPECT_DATA=lost \
 			"$(test_bin rc_data)" >"$CASE_TMP/hazard" 2>&1
