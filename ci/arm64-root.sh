@@ -77,16 +77,8 @@ cat >"$APTDIR/sources.list" <<-EOF
 	deb [arch=arm64 signed-by=$keyring] $uri $SUITE-updates main
 EOF
 : >"$APTDIR/status"
-cat >"$APTDIR/apt.conf" <<-CONF
-	Dir::Etc::SourceList "$APTDIR/sources.list";
-	Dir::Etc::SourceParts "$APTDIR/sources.list.d";
-	Dir::State::Lists "$APTDIR/lists";
-	Dir::State::status "$APTDIR/status";
-	Dir::Cache "$APTDIR/cache";
-	APT::Architecture "arm64";
-	APT::Architectures { "arm64"; };
-	APT::Sandbox::User "root";
-CONF
+write_apt_conf "$APTDIR" 'Dir::State::status "'"$APTDIR"'/status";' \
+	'APT::Architecture "arm64";' 'APT::Architectures { "arm64"; };'
 export APT_CONFIG=$APTDIR/apt.conf
 log "private apt (arm64): $SUITE and $SUITE-updates from $uri"
 apt-get -q update >"$APTDIR/update.log" 2>&1 ||

@@ -35,11 +35,7 @@ while [ $# -gt 0 ]; do
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
 done
-case ${FRESH:-0} in
-0 | '') reuse=(--reuse) ;;
-1) reuse=() ;;
-*) die "FRESH wants 0 or 1, got '$FRESH'" ;;
-esac
+reuse=() && fresh_reuse
 
 # NAME CONFIG KERNEL-VARIANT SUITES: the guests, in this order.
 all=(

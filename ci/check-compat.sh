@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
 done
-case ${FRESH:-0} in 0 | '') reuse=(--reuse) ;; 1) reuse=() ;; *) die "FRESH wants 0 or 1" ;; esac
+reuse=() && fresh_reuse
 want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 # smoke and compat: what these guests are for. The mr suite (the C test
 # programs, which resolve the guest's libibverbs) is left to make check's

@@ -38,11 +38,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-case ${FRESH:-0} in
-0 | '') reuse=(--reuse) ;;
-1) reuse=() ;;
-*) die "FRESH wants 0 or 1, got '$FRESH'" ;;
-esac
+reuse=() && fresh_reuse
 case $jobs in [1-4]) ;; *) die "--jobs (JOBS) wants 1 to 4, got '$jobs'" ;; esac
 IFS=, read -ra _c <<<"$configs"
 for c in "${_c[@]}"; do

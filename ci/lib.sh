@@ -136,3 +136,30 @@ prepare_all() {
 	step "rdma-core build" "$TOP/ci/rdma-core-build.sh"
 	step "test programs" make -s -C "$TOP/tests" RDMA_CORE_BUILD="$RDMA_SRC/build"
 }
+
+# fresh_reuse: set the array reuse to the tests/vm/matrix.sh option that
+# FRESH asks for: a guest whose last run passed with byte-identical inputs
+# is not booted again unless FRESH=1.
+fresh_reuse() {
+	case ${FRESH:-0} in
+	0 | '') reuse=(--reuse) ;;
+	1) reuse=() ;;
+	*) die "FRESH wants 0 or 1, got '$FRESH'" ;;
+	esac
+}
+
+# write_apt_conf DIR [LINE...]: DIR/apt.conf for a private apt configuration
+# whose sources, lists and cache all live in DIR (the machine's own apt
+# setup is never touched), plus the extra LINEs; prints nothing.
+write_apt_conf() {
+	local d=$1
+	shift
+	{
+		printf 'Dir::Etc::SourceList "%s/sources.list";\n' "$d"
+		printf 'Dir::Etc::SourceParts "%s/sources.list.d";\n' "$d"
+		printf 'Dir::State::Lists "%s/lists";\n' "$d"
+		printf 'Dir::Cache "%s/cache";\n' "$d"
+		echo 'APT::Sandbox::User "root";'
+		printf '%s\n' "$@"
+	} >"$d/apt.conf"
+}

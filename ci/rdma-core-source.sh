@@ -22,13 +22,7 @@ fetch_tarball() {
 	[ -r "$keyring" ] || die "$keyring missing (package debian-archive-keyring)"
 	mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" "$APTDIR/sources.list.d" "$DL"
 	echo "deb-src [signed-by=$keyring] $uri trixie main" >"$APTDIR/sources.list"
-	cat >"$APTDIR/apt.conf" <<-CONF
-		Dir::Etc::SourceList "$APTDIR/sources.list";
-		Dir::Etc::SourceParts "$APTDIR/sources.list.d";
-		Dir::State::Lists "$APTDIR/lists";
-		Dir::Cache "$APTDIR/cache";
-		APT::Sandbox::User "root";
-	CONF
+	write_apt_conf "$APTDIR"
 	export APT_CONFIG=$APTDIR/apt.conf
 	log "private apt: deb-src $uri trixie main"
 	apt-get -q update >"$APTDIR/update.log" 2>&1 ||

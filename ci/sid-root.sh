@@ -45,15 +45,7 @@ private_apt() {
 		deb [signed-by=$KEYRING] $uri $SUITE main
 		deb-src [signed-by=$KEYRING] $uri $SUITE main
 	EOF
-	cat >"$APTDIR/apt.conf" <<-CONF
-		Dir::Etc::SourceList "$APTDIR/sources.list";
-		Dir::Etc::SourceParts "$APTDIR/sources.list.d";
-		Dir::State::Lists "$APTDIR/lists";
-		Dir::State::status "$APTDIR/status";
-		Dir::Cache "$APTDIR/cache";
-		APT::Sandbox::User "root";
-		Acquire::Check-Valid-Until "false";
-	CONF
+	write_apt_conf "$APTDIR" 'Dir::State::status "'"$APTDIR"'/status";' 'Acquire::Check-Valid-Until "false";'
 	: >>"$APTDIR/status"
 	export APT_CONFIG=$APTDIR/apt.conf
 	log "private apt: deb, deb-src $uri $SUITE main"
