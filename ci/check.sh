@@ -47,10 +47,14 @@ done
 
 prepare_all
 
+# filter_suites LIST GREP-OPTIONS PATTERN: the suites of the comma-separated
+# LIST that grep keeps, comma-separated again.
+filter_suites() { tr , '\n' <<<"$1" | grep "$2" "$3" | paste -sd,; }
+
 # Every suite; make check leaves rdma-core's whole suite (about 330 tests,
 # a baseline comparison with the stock kernel) to make check-full.
 all_suites=$(cd "$TOP/tests/cases" && ls -d -- */ | tr -d / | paste -sd,)
-check_suites=$(tr , '\n' <<<"$all_suites" | grep -vx pyverbs-full | paste -sd,)
+check_suites=$(filter_suites "$all_suites" -vx pyverbs-full)
 guest_suites=${suites:-$([ $full -eq 1 ] && echo "$all_suites" || echo "$check_suites")}
 
 # Other kernels some guests boot. They are built one after the other, at the
@@ -138,15 +142,15 @@ only_in() {
 	local c=$1 list=$2
 	case $c in
 	swiotlb) echo "$list" ;;
-	direct) tr , '\n' <<<"$list" | grep -vxE 'compat|stress' | paste -sd, ;;
-	iommu) tr , '\n' <<<"$list" | grep -xE 'env|kunit|mr|smoke|pyverbs|hazard' | paste -sd, ;;
+	direct) filter_suites "$list" -vxE 'compat|stress' ;;
+	iommu) filter_suites "$list" -xE 'env|kunit|mr|smoke|pyverbs|hazard' ;;
 	esac
 }
 for c in "${cfgs[@]}"; do
 	s=$guest_suites
 	if [ -z "$suites" ] && [ $full -eq 1 ]; then
 		# everything but compat, which make check-compat runs
-		[ "$c" = swiotlb ] || s=$(tr , '\n' <<<"$s" | grep -vx compat | paste -sd,)
+		[ "$c" = swiotlb ] || s=$(filter_suites "$s" -vx compat)
 	elif [ -z "$suites" ]; then
 		s=$(only_in "$c" "$s")
 	fi
