@@ -23,8 +23,15 @@ fi
 rc=0
 test_case || rc=$?
 # A failed sub-test fails its case, whatever test_case returned.
-if [ $rc -eq 0 ] && grep -q ' fail$' "$CASE_TMP/subtests" 2>/dev/null; then
-	echo "# FAIL: sub-tests failed: $(grep ' fail$' "$CASE_TMP/subtests" | cut -d' ' -f1 | tr '\n' ' ')"
+# (Builtins only: under TCG every process costs a good part of a second.)
+failed=()
+if [ $rc -eq 0 ] && [ -s "$CASE_TMP/subtests" ]; then
+	while read -r sub result _; do
+		[ "$result" != fail ] || failed+=("$sub")
+	done <"$CASE_TMP/subtests"
+fi
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "# FAIL: sub-tests failed: ${failed[*]}"
 	rc=1
 fi
 exit $rc
