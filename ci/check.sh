@@ -8,9 +8,9 @@
 #
 # make check (CI, .ci/run): one kernel build, the patched one. Every suite
 # but rdma-core's whole pyverbs suite on it in direct, swiotlb and iommu,
-# compat under swiotlb only (hazard/ shows the corruption on the same kernel through its
-# require_coherent test switch), and Debian's own rdma-core on it under
-# swiotlb.
+# compat under swiotlb only (hazard/ shows the corruption on the same
+# kernel through its require_coherent test switch), and Debian's own
+# rdma-core on it under swiotlb.
 # --full (make check-full) adds, on kernels built in the background
 # meanwhile: the stock kernel (every patched-kernel case skips; rdma-core's
 # whole suite on it and on the patched kernel, compared), the nogate kernel

@@ -143,22 +143,6 @@ check_expected() {
 	return 1
 }
 
-# The kernel's own state around a case, read into VAR without a process:
-# dma-debug's error count (0 without dma-debug), debug_locks (- without
-# lockdep).
-dma_err=/sys/kernel/debug/dma-api/error_count
-dma_errors() {
-	local v=0
-	[ ! -r "$dma_err" ] || read -r v <"$dma_err" || v=0
-	printf -v "$1" '%s' "${v:-0}"
-}
-locks_now() {
-	local k v=- x
-	while read -r k x; do
-		[ "$k" = debug_locks: ] && { v=$x; break; }
-	done 2>/dev/null </proc/lockdep_stats
-	printf -v "$1" '%s' "$v"
-}
 # The rxe devices there before the first case (a case names every device it
 # makes rxe*, see rxe_add).
 declare -A rxe_before=()
@@ -174,8 +158,8 @@ trap 'rm -rf "$work"' EXIT
 dirs=()
 for i in "${!cases[@]}"; do dirs+=("$work/$i"); done
 mkdir -- "${dirs[@]}" || die "cannot make the case directories under $work"
-dma_errors e1
-locks_now l1
+dma_debug_errors e1
+debug_locks l1
 for i in "${!cases[@]}"; do
 	f=${cases[$i]} name=${names[$i]} tmp=$work/$i
 	seq0=$("$kmsg_bin" mark "rdmadma-test: begin $name $$") || seq0=
@@ -202,17 +186,12 @@ for i in "${!cases[@]}"; do
 			read -r line <"$tmp/kmsg.err" || line="kmsg since $seq0 failed"
 			why+=("$line")
 		fi
-		bad=()
-		while IFS= read -r line; do
-			[[ $line =~ $DMESG_BAD && $line != *'rdmadma-test: '* ]] || continue
-			bad+=("$line")
-			[ ${#bad[@]} -lt 8 ] || break
-		done <<<"$klog"
+		dmesg_bad bad 8 <<<"$klog"
 		[ ${#bad[@]} -eq 0 ] || why+=("kernel log reports during the case:" "${bad[@]}")
 	fi
-	dma_errors e1
+	dma_debug_errors e1
 	[ "$e1" -le "$e0" ] || why+=("dma-debug error_count grew from $e0 to $e1")
-	locks_now l1
+	debug_locks l1
 	[ "$l0" != 1 ] || [ "$l1" = 1 ] || why+=("lockdep turned itself off during the case (debug_locks $l1)")
 	# rxe devices the case made and did not remove (a case killed on its
 	# timeout cannot): removed here, so that the next case finds its

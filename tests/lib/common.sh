@@ -22,8 +22,19 @@ SKIP_REASON=
 # format ("DMA-API: DRIVER DEVICE: ...") and by switching itself off. The
 # test runner's own markers never count.
 DMESG_BAD='WARNING:|BUG:|KASAN:|kmemleak: [0-9]+ new suspected|unreferenced object|possible circular locking|possible recursive locking|inconsistent lock state|INFO: possible|turning off the locking correctness validator|DMA-API: [^ ]+ [^ ]+: |DMA-API: .*disabled|cm_destroy_id_wait_timeout|general protection|Oops|Call Trace'
-# dmesg_bad: the report lines of stdin (kernel messages), markers left out.
-dmesg_bad() { grep -E "$DMESG_BAD" | grep -v 'rdmadma-test: '; }
+# dmesg_bad ARRAY [MAX]: the report lines of stdin (kernel messages),
+# markers left out, into ARRAY; at most MAX of them if given. Builtins
+# only: run.sh reads each case's messages this way.
+dmesg_bad() {
+	local -n _dmesg_bad_out=$1
+	local max=${2:-0} line
+	_dmesg_bad_out=()
+	while IFS= read -r line; do
+		[[ $line =~ $DMESG_BAD && $line != *'rdmadma-test: '* ]] || continue
+		_dmesg_bad_out+=("$line")
+		[ "$max" -eq 0 ] || [ ${#_dmesg_bad_out[@]} -lt "$max" ] || break
+	done
+}
 
 skip_because() { SKIP_REASON=$*; return 1; }
 fail() { echo "# FAIL: $*"; return 1; }
@@ -237,9 +248,6 @@ each_rxe() {
 	return $bad
 }
 
-# The rxe devices that exist now, sorted.
-rxe_devices() { rdma link show 2>/dev/null | awk '$2 ~ /^rxe/ {sub(/\/.*/, "", $2); print $2}' | sort -u; }
-
 rxe_del_all() {
 	local n
 	for n in "${RXE_CREATED[@]}"; do
@@ -435,9 +443,21 @@ unittest_subtests() {
 # ---- counters -------------------------------------------------------------------
 vmstat_get() { awk -v k="$1" '$1==k {print $2}' /proc/vmstat; }
 swiotlb_used() { cat /sys/kernel/debug/swiotlb/io_tlb_used 2>/dev/null || echo 0; }
-dma_debug_errors() { cat /sys/kernel/debug/dma-api/error_count 2>/dev/null || echo 0; }
-# 1 or 0 where the kernel has lockdep, - where it has none.
-debug_locks() { awk '$1 == "debug_locks:" {print $2; f = 1} END {if (!f) print "-"}' /proc/lockdep_stats 2>/dev/null || echo -; }
+# dma_debug_errors VAR: dma-debug's error count into VAR, 0 without
+# dma-debug. debug_locks VAR: 1 or 0 where the kernel has lockdep, - where
+# it has none. Builtins only: run.sh reads both around every case.
+dma_debug_errors() {
+	local v=0
+	{ read -r v </sys/kernel/debug/dma-api/error_count; } 2>/dev/null || v=0
+	printf -v "$1" '%s' "${v:-0}"
+}
+debug_locks() {
+	local k x v=-
+	while read -r k x; do
+		[ "$k" = debug_locks: ] && { v=$x; break; }
+	done 2>/dev/null </proc/lockdep_stats
+	printf -v "$1" '%s' "$v"
+}
 
 # ---- kmemleak -----------------------------------------------------------------------
 KMEMLEAK=/sys/kernel/debug/kmemleak

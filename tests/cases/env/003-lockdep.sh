@@ -7,6 +7,6 @@ requires() {
 
 test_case() {
 	local on
-	on=$(debug_locks)
+	debug_locks on
 	[ "$on" = 1 ] || fail "debug_locks is $on: lockdep switched itself off (an earlier report?)"
 }

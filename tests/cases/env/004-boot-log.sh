@@ -7,8 +7,8 @@ test_case() {
 	local log bad
 	log=$("$(test_bin kmsg)" since -1) || { fail "the kernel log since boot is incomplete"; return 1; }
 	info "$(wc -l <<<"$log") kernel messages since boot"
-	bad=$(dmesg_bad <<<"$log" | head -20)
-	[ -z "$bad" ] && return 0
-	echo "$bad" | sed 's/^/#   /'
+	dmesg_bad bad 20 <<<"$log"
+	[ ${#bad[@]} -eq 0 ] && return 0
+	printf '#   %s\n' "${bad[@]}"
 	fail "the kernel log since boot has reports"
 }
