@@ -39,7 +39,7 @@ reuse=() && fresh_reuse
 
 # NAME CONFIG KERNEL-VARIANT SUITES: the guests, in this order.
 all=(
-	"noncoherent noncoherent patched env,smoke,kunit,mr"
+	"noncoherent noncoherent patched env,smoke,kunit,mr,hazard"
 	"direct direct patched env,smoke,kunit,mr"
 	"iommu iommu patched env,kunit,mr"
 	"nogate noncoherent nogate env,hazard,mr"

@@ -26,12 +26,17 @@ case_cleanup() {
 # user memory meanwhile: arch_sync_dma_for_device calls whose stack holds
 # ib_umem (the netdev's own traffic does some too, with other callers).
 umem_syncs() {
-	echo >$T/trace
 	echo function >$T/current_tracer
+	echo >$T/trace
+	echo 1 >$T/tracing_on
 	reg_mr "$1" "$2" testmode -t register_verbs >&2 || true
-	echo nop >$T/current_tracer
+	# Read the trace before changing tracers: a change empties the buffer
+	# (this count read 0 on every kernel until it was read first).
+	echo 0 >$T/tracing_on
 	grep -m1 -B12 -E '=> ib_umem_(get|dma_map)\b' $T/trace | sed 's/^/#   /' >&2
 	grep -cE '=> ib_umem_(get|dma_map)\b' $T/trace
+	echo nop >$T/current_tracer
+	echo 1 >$T/tracing_on
 }
 
 # Under TCG the emulated CPU caches are always coherent with QEMU's device
