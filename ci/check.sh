@@ -160,8 +160,12 @@ has_variant kasan &&
 [ $debian12 -eq 1 ] &&
 	runs+=("debian12 direct - --configs direct --tag debian12 --expect debian12 --no-rdma-core --kernel $BUILD/debian-kernel/vmlinuz --initrd $BUILD/debian-kernel/initrd.img")
 # The same test mode on a kernel without the gate must show the corruption.
+# Not mr: without the series, dma-debug reports user MRs that share a
+# cacheline (mr.overlapping_mrs, a false positive of stock 6.12 that the
+# series' DMA_ATTR_DEBUGGING_IGNORE_CACHELINES removes), and hazard/001
+# already shows that registration is not refused.
 has_variant nogate &&
-	runs+=("nogate swiotlb nogate --configs swiotlb --suites env,hazard,mr --tag nogate --expect nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")
+	runs+=("nogate swiotlb nogate --configs swiotlb --suites env,hazard --tag nogate --expect nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")
 
 # run_one TAG CONFIG VARIANT ARGS...: one guest, output prefixed with its name.
 run_one() {
