@@ -25,7 +25,7 @@ set -u
 # 17 "queue full" lines against 6), 2026-12-02.
 RACES='tests.test_cq.CQTest.test_resize_cq'
 
-[ $# -eq 2 ] || { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 name="pyverbs: no failure, flake or skip the stock kernel does not have"
 for d in "$1" "$2"; do
 	for k in failures flaky skipped; do

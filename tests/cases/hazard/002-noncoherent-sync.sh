@@ -17,6 +17,7 @@ case_cleanup() {
 	[ -w "$SWITCH" ] && echo Y >"$SWITCH"
 	echo 0 >$T/options/func_stack_trace 2>/dev/null
 	echo nop >$T/current_tracer 2>/dev/null
+	echo 1 >$T/tracing_on 2>/dev/null
 	echo >$T/set_ftrace_filter 2>/dev/null
 	true
 }
@@ -36,7 +37,6 @@ umem_syncs() {
 	grep -m1 -B12 -E '=> ib_umem_(get|dma_map)\b' $T/trace | sed 's/^/#   /' >&2
 	grep -cE '=> ib_umem_(get|dma_map)\b' $T/trace
 	echo nop >$T/current_tracer
-	echo 1 >$T/tracing_on
 }
 
 # Under TCG the emulated CPU caches are always coherent with QEMU's device
