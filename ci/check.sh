@@ -63,7 +63,7 @@ guest_suites=${suites:-$([ $full -eq 1 ] && echo "$all_suites" || echo "$check_s
 # TCG guest leaves much of the CPU idle (it waits on peers, timers, the 9p
 # root), and a niced build fills that time without slowing the guests much.
 # Built in the order their guests are long: stock's guest runs rdma-core's
-# whole suite, nogate's takes a minute.
+# whole suite, nogate's takes a few minutes.
 variants=()
 if [ $full -eq 1 ]; then
 	# The same config without the series: the baseline for rdma-core's
@@ -161,13 +161,13 @@ has_variant kasan &&
 # Debian 12's own kernel: every patched-kernel case skips with its reason.
 [ $debian12 -eq 1 ] &&
 	runs+=("debian12 direct - --configs direct --tag debian12 --expect debian12 --no-rdma-core --kernel $BUILD/debian-kernel/vmlinuz --initrd $BUILD/debian-kernel/initrd.img")
-# The same test mode on a kernel without the gate must show the corruption.
-# Not mr: without the series, dma-debug reports user MRs that share a
-# cacheline (mr.overlapping_mrs, a false positive of stock 6.12 that the
-# series' DMA_ATTR_DEBUGGING_IGNORE_CACHELINES removes), and hazard/001
-# already shows that registration is not refused.
+# The same test mode on a kernel without the gate must show the corruption
+# (hazard), and its bounced MRs must take and give back SWIOTLB slots (mr,
+# leak). Where MRs bounce, reg_mr gives a second simultaneous MR a page of
+# its own: two bounced MRs over one page really overlap, and stock 6.12's
+# dma-debug says so.
 has_variant nogate &&
-	runs+=("nogate swiotlb nogate --configs swiotlb --suites env,hazard --tag nogate --expect nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")
+	runs+=("nogate swiotlb nogate --configs swiotlb --suites env,mr,leak,hazard --tag nogate --expect nogate --kernel $BUILD/kbuild-nogate/arch/x86/boot/bzImage")
 
 # run_one TAG CONFIG VARIANT ARGS...: one guest, output prefixed with its name.
 run_one() {

@@ -273,6 +273,7 @@ FIXTURE(mr) {
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
 	char *buf;		/* one page, touched */
+	char *buf2;		/* another: where a second MR must not share buf */
 	enum expect expect;
 	int refuse;		/* expect == EXPECT_REFUSE */
 	long pin0;		/* VmPin after setup */
@@ -287,6 +288,7 @@ FIXTURE_SETUP(mr)
 	self->ctx = NULL;
 	self->pd = NULL;
 	self->buf = NULL;
+	self->buf2 = NULL;
 	/* Bad input from the calling case is its bug: fail, never skip. */
 	ASSERT_TRUE(want && *want && expect)
 		TH_LOG("RDMA_DEV and RDMA_EXPECT must name the device and the expected outcome");
@@ -309,18 +311,35 @@ FIXTURE_SETUP(mr)
 	ASSERT_NE(NULL, self->pd);
 	self->buf = touched(SZ_4K);
 	ASSERT_NE(NULL, self->buf);
+	self->buf2 = touched(SZ_4K);
+	ASSERT_NE(NULL, self->buf2);
 	self->pin0 = vm_pin_kb();
 	ASSERT_LE(0, self->pin0) TH_LOG("no VmPin in /proc/self/status");
 }
 
 FIXTURE_TEARDOWN(mr)
 {
+	if (self->buf2)
+		munmap(self->buf2, SZ_4K);
 	if (self->buf)
 		munmap(self->buf, SZ_4K);
 	if (self->pd)
 		ibv_dealloc_pd(self->pd);
 	if (self->ctx)
 		ibv_close_device(self->ctx);
+}
+
+/*
+ * The page for a second MR held at the same time as one on self->buf. Where
+ * user memory bounces (a kernel without the gate), two live MRs over one page
+ * are two SWIOTLB slots that both copy back into it on unmap, and dma-debug
+ * rightly reports the overlap, which the runner's log check would count
+ * against the case. There the second MR gets a page of its own; the test
+ * still checks what it is about (pins, PD references).
+ */
+static char *second_mr_page(FIXTURE_DATA(mr) *self)
+{
+	return self->expect == EXPECT_BOUNCE ? self->buf2 : self->buf;
 }
 
 #define ACC (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
@@ -386,7 +405,7 @@ TEST_F(mr, register_verbs)
 	mr = ibv_reg_mr(self->pd, self->buf, SZ_4K, ACC);
 	ASSERT_NE(NULL, mr) TH_LOG("reg_mr: %s", strerror(errno));
 	EXPECT_EQ(self->pin0 + 4, vm_pin_kb());
-	mr2 = ibv_reg_mr_iova(self->pd, self->buf, SZ_4K, 0x10000, ACC);
+	mr2 = ibv_reg_mr_iova(self->pd, second_mr_page(self), SZ_4K, 0x10000, ACC);
 	ASSERT_NE(NULL, mr2) TH_LOG("reg_mr_iova: %s", strerror(errno));
 	EXPECT_EQ(self->pin0 + 8, vm_pin_kb());
 	EXPECT_EQ(0, ibv_dereg_mr(mr2));
@@ -676,6 +695,8 @@ TEST_F(mr, overlapping_mrs)
 
 	if (self->refuse)
 		SKIP(return, "the device refuses user memory");
+	if (self->expect == EXPECT_BOUNCE)
+		SKIP(return, "user memory bounces: MRs over one page are overlapping SWIOTLB copies");
 	for (i = 0; i < 8; i++) {
 		mrs[i] = ibv_reg_mr(self->pd, self->buf + i * 64, 64, ACC);
 		ASSERT_NE(NULL, mrs[i]);
@@ -1015,7 +1036,7 @@ TEST_F(mr, freed_pd)
 		mr = ibv_reg_mr(pd2, self->buf, SZ_4K, ACC);
 		ASSERT_NE(NULL, mr) TH_LOG("reg_mr: %s", strerror(errno));
 		EXPECT_EQ(EBUSY, ibv_dealloc_pd(pd2));
-		mr2 = ibv_reg_mr(pd2, self->buf, SZ_4K, ACC);
+		mr2 = ibv_reg_mr(pd2, second_mr_page(self), SZ_4K, ACC);
 		EXPECT_NE(NULL, mr2) TH_LOG("reg_mr after the EBUSY: %s", strerror(errno));
 		if (mr2)
 			EXPECT_EQ(0, ibv_dereg_mr(mr2));
@@ -1119,8 +1140,10 @@ static void *worker_fn(void *arg)
 }
 
 /*
- * 8 threads, 1,000 reg/dereg cycles each. With RDMA_DEV2/RDMA_EXPECT2 the
- * odd threads use a second device, so successes and refusals interleave.
+ * 8 threads, 1,000 reg/dereg cycles each, all on one page. With
+ * RDMA_DEV2/RDMA_EXPECT2 the odd threads use a second device, so successes
+ * and refusals interleave. Where user memory bounces, each thread has a page
+ * of its own (see second_mr_page()).
  */
 TEST_F_TIMEOUT(mr, threads, 600)
 {
@@ -1128,9 +1151,14 @@ TEST_F_TIMEOUT(mr, threads, 600)
 	struct ibv_context *ctx2 = NULL;
 	struct ibv_pd *pd2 = NULL;
 	struct worker w[8];
+	char *own = NULL;
 	pthread_t th[8];
 	int i;
 
+	if (self->expect == EXPECT_BOUNCE) {
+		own = touched(8 * SZ_4K);
+		ASSERT_NE(NULL, own);
+	}
 	if (dev2 && *dev2 && exp2 && *exp2) {
 		ctx2 = open_device_by_name(dev2);
 		ASSERT_NE(NULL, ctx2) TH_LOG("RDMA_DEV2=%s cannot be opened", dev2);
@@ -1142,7 +1170,7 @@ TEST_F_TIMEOUT(mr, threads, 600)
 
 		w[i].pd = second ? pd2 : self->pd;
 		w[i].refuse = second ? !strcmp(exp2, "refuse") : self->refuse;
-		w[i].buf = self->buf;
+		w[i].buf = own ? own + i * SZ_4K : self->buf;
 		w[i].cycles = 1000;
 		w[i].bad = 0;
 		ASSERT_EQ(0, pthread_create(&th[i], NULL, worker_fn, &w[i]));
@@ -1157,6 +1185,10 @@ TEST_F_TIMEOUT(mr, threads, 600)
 		ibv_close_device(ctx2);
 	EXPECT_PIN_BASELINE();
 	EXPECT_UNPINNED(self->buf, SZ_4K);
+	if (own) {
+		EXPECT_UNPINNED(own, 8 * SZ_4K);
+		munmap(own, 8 * SZ_4K);
+	}
 }
 
 static int set_make_it_fail(int on)
