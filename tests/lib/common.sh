@@ -126,6 +126,31 @@ netdev_ip() { ip -o -4 addr show dev "$1" | awk '{split($4,a,"/"); print a[1]; e
 # ---- what the kernel must do with user memory -----------------------------------
 UMEM_DEBUGFS=/sys/kernel/debug/ib_umem
 
+# The series' test switches (CONFIG_INFINIBAND_UMEM_TEST), each Y by default:
+#   require_coherent=N  user memory mapped as stock 6.12 maps it, without
+#                       DMA_ATTR_REQUIRE_COHERENT and with no refusal;
+#   early_refusal=N     no refusal before pinning: refused at map time.
+# Either off taints the kernel. run-case.sh turns both back on after every
+# case, so a case that fails half-way leaves none off.
+
+# have_umem_switch NAME: the kernel has the switch.
+have_umem_switch() { [ -w "$UMEM_DEBUGFS/$1" ]; }
+
+# umem_switch NAME Y|N: set it, or fail the case saying so.
+umem_switch() {
+	echo "$2" 2>/dev/null >"$UMEM_DEBUGFS/$1" || { fail "cannot set ib_umem/$1 to $2"; return 1; }
+}
+
+# umem_switches_on: every switch there is back to Y (its default).
+umem_switches_on() {
+	local s
+	for s in require_coherent early_refusal; do
+		have_umem_switch $s || continue
+		echo Y 2>/dev/null >"$UMEM_DEBUGFS/$s" || echo "# cannot set ib_umem/$s back to Y" >&2
+	done
+	true
+}
+
 # gate_on: the coherent-DMA gate of the patched kernel is there and not
 # switched off by its test aid (ib_umem/require_coherent).
 gate_on() {

@@ -11,6 +11,7 @@ case_file=$1
 cleanup() {
 	cleanup_peers
 	declare -F case_cleanup >/dev/null && case_cleanup
+	umem_switches_on
 	rxe_del_all
 }
 trap cleanup EXIT

@@ -17,7 +17,7 @@ fi
 out=${RDMA_TEST_ARTIFACTS:?}/demo.txt
 : >"$out"
 put() { echo "$1=$2" >>"$out"; echo "# $1=$2"; }
-trap 'cleanup_peers; rxe_del_all; echo Y >"$UMEM_DEBUGFS/require_coherent" 2>/dev/null' EXIT
+trap 'cleanup_peers; rxe_del_all; umem_switches_on' EXIT
 
 # regtime KEY SIZE REPS [ENV...]: one line of regtime, split into KEY.* values.
 regtime() {

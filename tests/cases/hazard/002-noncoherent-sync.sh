@@ -2,7 +2,6 @@
 DESCRIPTION="non-coherent DMA (arm64): with the gate, user memory is refused and never cache-maintained; without it, mapped with CPU cache maintenance (arch_sync_dma_for_device from ib_umem)"
 
 T=/sys/kernel/debug/tracing
-SWITCH=$UMEM_DEBUGFS/require_coherent
 
 requires() {
 	_have_root && _have_rxe && _have_uverbs && _have_test_bin reg_mr && _have_testmode &&
@@ -14,7 +13,6 @@ requires() {
 }
 
 case_cleanup() {
-	[ -w "$SWITCH" ] && echo Y >"$SWITCH"
 	echo 0 >$T/options/func_stack_trace 2>/dev/null
 	echo nop >$T/current_tracer 2>/dev/null
 	echo 1 >$T/tracing_on 2>/dev/null
@@ -54,17 +52,17 @@ test_case() {
 		info "gate on ($dev on $(testmode_parent), non-coherent): refused, cache maintenance for user memory: $n"
 		[ "$n" -eq 0 ] && subtest gated-no-maintenance ok ||
 			{ subtest gated-no-maintenance fail; fail "cache maintenance for user memory although it is refused"; bad=1; }
-		if [ ! -w "$SWITCH" ]; then
+		if ! have_umem_switch require_coherent; then
 			info "no ib_umem/require_coherent test switch (CONFIG_INFINIBAND_UMEM_TEST): the ungated part needs the nogate kernel"
 			return $bad
 		fi
 		# as stock 6.12 maps user memory (taints the kernel)
-		echo N >"$SWITCH" || { fail "cannot switch $SWITCH off"; return 1; }
+		umem_switch require_coherent N || return 1
 	fi
 	n=$(umem_syncs ungated "$dev")
 	info "no gate ($dev, non-coherent): registered, cache maintenance for user memory: $n"
 	[ "$n" -gt 0 ] && subtest ungated-maintenance ok ||
 		{ subtest ungated-maintenance fail; fail "user memory mapped for a non-coherent device without cache maintenance"; bad=1; }
-	[ -w "$SWITCH" ] && echo Y >"$SWITCH"
+	have_umem_switch require_coherent && { umem_switch require_coherent Y || bad=1; }
 	return $bad
 }

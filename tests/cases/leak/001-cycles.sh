@@ -8,10 +8,6 @@ requires() {
 	[ -w "$KMEMLEAK" ] || skip_because "kernel without kmemleak (CONFIG_DEBUG_KMEMLEAK)"
 }
 
-SWITCH=$UMEM_DEBUGFS/require_coherent
-
-case_cleanup() { [ -w "$SWITCH" ] && echo Y >"$SWITCH"; true; }
-
 # Where the test-mode device refuses because it would bounce, its test
 # switch (CONFIG_INFINIBAND_UMEM_TEST) maps user memory as stock 6.12 does,
 # through SWIOTLB: the reg/dereg cycles must then give back every slot they
@@ -21,11 +17,11 @@ cycles() {
 	local bad=0
 	reg_mr "$2" "$1" "$2" -t refusal_leaks_nothing -t success_cycles_leak_nothing || bad=1
 	if [ "$2" = testmode ] && [ "$(mr_outcome testmode)" = refuse ] &&
-		[ "$(dma_config)" = swiotlb ] && [ -w "$SWITCH" ]; then
-		echo N >"$SWITCH" || { fail "cannot switch $SWITCH off"; return 1; }
+		[ "$(dma_config)" = swiotlb ] && have_umem_switch require_coherent; then
+		umem_switch require_coherent N || return 1
 		info "ib_umem/require_coherent off: user MRs bounce, and must give their SWIOTLB slots back"
 		reg_mr testmode-bounced "$1" testmode -t success_cycles_leak_nothing || bad=1
-		echo Y >"$SWITCH" || { fail "cannot switch $SWITCH back on"; bad=1; }
+		umem_switch require_coherent Y || bad=1
 	fi
 	return $bad
 }
