@@ -21,7 +21,7 @@ help:
 	@echo "make check-arm64    arm64 guests (QEMU virt, TCG): non-coherent, coherent, SMMUv3, nogate"
 	@echo "make mutants        build the kernel with each tests/mutants/*.patch and check that the suites catch it"
 	@echo "make deb            the series as Debian packages from Debian's cloud-amd64 config, booted and tested"
-	@echo "                    (TEST_AIDS=1: with the series' test aids)"
+	@echo "                    (TEST_AIDS=1: with the series' test aids; DEBUG_INFO=1: keep Debian's debug info)"
 	@echo "make bench          stock against patched kernel: reg_mr, refusal, perftest, dma_map;"
 	@echo "                    production kernels (Debian's cloud-amd64 config), wall and counted time"
 	@echo "make deps           apt-get what the build and the guest need (idempotent)"
@@ -55,7 +55,7 @@ mutants:
 
 deb: sources rdma-core
 	@$(MAKE) -s -C tests RDMA_CORE_BUILD=$(CURDIR)/build/rdma-core/build
-	@ci/deb.sh $(if $(filter 1,$(TEST_AIDS)),--test-aids)
+	@ci/deb.sh $(if $(filter 1,$(TEST_AIDS)),--test-aids) $(if $(filter 1,$(DEBUG_INFO)),--debug-info)
 
 bench:
 	@ci/bench.sh

@@ -7,26 +7,31 @@
 # modules) and runs env, smoke, mr and pyverbs in direct and swiotlb, held
 # to tests/expect/deb-CONFIG.
 #
-#   ci/deb.sh [--test-aids] [--no-boot]
+#   ci/deb.sh [--test-aids] [--debug-info] [--no-boot]
 #
-# --test-aids  also enable the series' test aids (RDMA_RXE_DMA_TEST,
-#              INFINIBAND_UMEM_TEST), which Debian's DEBUG_KERNEL=y allows;
-#              without them the test-mode cases skip with their reason
-# --no-boot    build the packages only
+# --test-aids   also enable the series' test aids (RDMA_RXE_DMA_TEST,
+#               INFINIBAND_UMEM_TEST), which Debian's DEBUG_KERNEL=y allows;
+#               without them the test-mode cases skip with their reason
+# --debug-info  keep Debian's DEBUG_INFO=y and build the -dbg package too
+#               (the compiled code is the same; the build takes far longer)
+# --no-boot     build the packages only
 #
 # Besides RDMA_RXE (and the test aids), the build differs from Debian's in
 # what a build outside Debian's infrastructure must change and the QEMU
 # harness needs, nothing in the code paths under test: module signing
-# with a throwaway key instead of Debian's, no trusted-keys file, and the
-# 9p filesystem as modules for the guest's root.
+# with a throwaway key instead of Debian's, no trusted-keys file, the 9p
+# filesystem as modules for the guest's root, and (unless --debug-info) no
+# debug information, which changes no generated code but adds the -dbg
+# package and most of the build time.
 . "$(dirname "$0")/lib.sh"
 
-aids=0 boot=1
+aids=0 boot=1 dbg=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--test-aids) aids=1; shift ;;
 	--no-boot) boot=0; shift ;;
-	-h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--debug-info) dbg=1; shift ;;
+	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
 done
@@ -51,6 +56,7 @@ frag=$DEB/deb.config
 	echo "CONFIG_NET_9P=m"
 	echo "CONFIG_NET_9P_VIRTIO=m"
 	echo "CONFIG_9P_FS=m"
+	[ $dbg -eq 1 ] || echo "CONFIG_DEBUG_INFO_NONE=y"
 	if [ $aids -eq 1 ]; then
 		echo "CONFIG_RDMA_RXE_DMA_TEST=y"
 		echo "CONFIG_INFINIBAND_UMEM_TEST=y"
