@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Build bzImage out of tree, with ccache, from the fragments in kernel/configs.
 #
-#   ci/kernel-build.sh [--variant patched|kasan|stock|nogate] [--release] [--arch x86_64|arm64]
-#                      [--touched] [--src DIR]
+#   ci/kernel-build.sh [--variant patched|kasan|stock|nogate] [--release] [--arch x86_64|arm64] [--src DIR]
 #
 # patched (default): build/linux with kernel/series applied -> build/kbuild
 # kasan:             the same tree, plus kernel/configs/variants/kasan.config
@@ -22,10 +21,6 @@
 #                    added after the shared fragments; objects in
 #                    <tree>/kbuild-out[-VARIANT]-arm64, linked as build/kbuild*-arm64,
 #                    image arch/arm64/boot/Image. x86_64 (default) is unchanged.
-# --touched:         no image: compile with W=1 only the C files the tree
-#                    changes against pristine (git diff), those of them this
-#                    configuration builds; any warning or error in them fails.
-#                    make check's arm64 step (the image is make check-arm64's).
 #
 # Objects go to <tree>/kbuild-out (a link build/kbuild* points there). kbuild
 # then names sources relative to the object directory, so ccache hits across
@@ -34,7 +29,7 @@
 # tree rebuilds just what it touched.
 . "$(dirname "$0")/lib.sh"
 
-variant=patched arch=x86_64 release=0 touched=0
+variant=patched arch=x86_64 release=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--variant) variant=${2:-}; shift 2 || die "--variant needs a value" ;;
@@ -43,8 +38,7 @@ while [ $# -gt 0 ]; do
 	--arch) arch=${2:-}; shift 2 || die "--arch needs a value" ;;
 	--arch=*) arch=${1#*=}; shift ;;
 	--release) release=1; shift ;;
-	--touched) touched=1; shift ;;
-	-h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,29p' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
 done
@@ -110,10 +104,10 @@ fi
 # has its own object directory, so x86 and arm64 builds of one tree coexist.
 case "$arch" in
 x86_64 | x86)
-	arch=x86_64 karch=x86 kmake=() cc=gcc image=arch/x86/boot/bzImage target=bzImage
+	arch=x86_64 kmake=() cc=gcc image=arch/x86/boot/bzImage target=bzImage
 	;;
 arm64 | aarch64)
-	arch=arm64 karch=arm64 cc=aarch64-linux-gnu-gcc image=arch/arm64/boot/Image target=Image
+	arch=arm64 cc=aarch64-linux-gnu-gcc image=arch/arm64/boot/Image target=Image
 	kmake=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
 	outname=$outname-arm64 link=$link-arm64
 	extra=("$TOP/kernel/configs/arch/arm64.config" "${extra[@]}")
@@ -194,37 +188,6 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config-frags" 2>/dev/null)" != "$w
 	# missed (or a symbol this tree lacks); say so rather than boot without it.
 	config_matches || die "kernel config does not match kernel/configs (missing dependencies, or a symbol this $variant tree does not have?)"
 	echo "$want" >"$out/.config-frags"
-fi
-
-# touched_build: compile the tree's changed C files with W=1. A single
-# object target is built only where the configuration reaches it (kbuild
-# follows the same obj-y/obj-m lists), so what is left out is reported,
-# not guessed: the objects are removed first and looked for afterwards.
-touched_build() {
-	local objs=() o built=() skipped=() warn
-	[ -n "$(git -C "$src" rev-parse -q --verify pristine 2>/dev/null)" ] ||
-		die "--touched: $src has no 'pristine' tag to compare with"
-	mapfile -t objs < <(git -C "$src" diff --name-only pristine..HEAD -- '*.c' |
-		grep -v -e '^tools/' -e '^scripts/' -e '^arch/' ; git -C "$src" diff --name-only pristine..HEAD -- "arch/$karch/*.c")
-	objs=("${objs[@]/%.c/.o}")
-	[ ${#objs[@]} -gt 0 ] || die "--touched: the tree changes no C file against pristine"
-	for o in "${objs[@]}"; do rm -f "$out/$o"; done
-	log "compiling with W=1 the ${#objs[@]} C files $variant changes ($arch), no image"
-	"${MK[@]}" W=1 "${objs[@]}" >"$out/touched.log" 2>&1 ||
-		{ cat "$out/touched.log" >&2; die "W=1 build of the changed files failed; log: $out/touched.log"; }
-	for o in "${objs[@]}"; do
-		if [ -f "$out/$o" ]; then built+=("${o%.o}.c"); else skipped+=("${o%.o}.c"); fi
-	done
-	[ ${#built[@]} -gt 0 ] || die "--touched: the configuration builds none of the changed files"
-	log "built with W=1 (${#built[@]}): ${built[*]}"
-	[ ${#skipped[@]} -eq 0 ] || log "not in this $arch configuration (${#skipped[@]}): ${skipped[*]}"
-	warn=$(grep -E '(warning|error):' "$out/touched.log" || true)
-	[ -z "$warn" ] || { echo "$warn" >&2; die "W=1 warnings in the changed files; log: $out/touched.log"; }
-	log "no W=1 warning in the changed files"
-}
-if [ $touched -eq 1 ]; then
-	touched_build
-	exit 0
 fi
 
 what=$variant
