@@ -33,8 +33,8 @@ for d in "$1" "$2"; do
 			{ echo "not ok 1 $name"; echo "# missing $d/pyverbs-$k.txt: the whole-suite case did not run there"; exit 1; }
 	done
 done
-echo "# stock:   $(tr '\n' ' ' <"$1/pyverbs-totals.txt" 2>/dev/null)"
-echo "# patched: $(tr '\n' ' ' <"$2/pyverbs-totals.txt" 2>/dev/null)"
+echo "# stock:   $(tr '\n' ' ' 2>/dev/null <"$1/pyverbs-totals.txt")"
+echo "# patched: $(tr '\n' ' ' 2>/dev/null <"$2/pyverbs-totals.txt")"
 
 # only_in LIST... -- OURS: lines of OURS in none of the LISTs, RACES left out.
 only_in() {
