@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build bzImage out of tree, with ccache, from the fragments in kernel/configs.
 #
-#   ci/kernel-build.sh [--variant patched|kasan|stock|nogate] [--release] [--arch x86_64|arm64] [--src DIR]
+#   ci/kernel-build.sh [--variant patched|kasan|stock|nogate] [--release] [--arch x86_64|arm64]
+#                      [--w1] [--src DIR]
 #
 # patched (default): build/linux with kernel/series applied -> build/kbuild
 # kasan:             the same tree, plus kernel/configs/variants/kasan.config
@@ -21,6 +22,10 @@
 #                    added after the shared fragments; objects in
 #                    <tree>/kbuild-out[-VARIANT]-arm64, linked as build/kbuild*-arm64,
 #                    image arch/arm64/boot/Image. x86_64 (default) is unchanged.
+# --w1:              after the build, compile again with W=1 each C file the
+#                    tree changes against its pristine tag that this
+#                    configuration builds (its object exists); any warning
+#                    fails. The changed files it does not build are listed.
 #
 # Objects go to <tree>/kbuild-out (a link build/kbuild* points there). kbuild
 # then names sources relative to the object directory, so ccache hits across
@@ -29,7 +34,7 @@
 # tree rebuilds just what it touched.
 . "$(dirname "$0")/lib.sh"
 
-variant=patched arch=x86_64 release=0
+variant=patched arch=x86_64 release=0 w1=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--variant) variant=${2:-}; shift 2 || die "--variant needs a value" ;;
@@ -38,7 +43,8 @@ while [ $# -gt 0 ]; do
 	--arch) arch=${2:-}; shift 2 || die "--arch needs a value" ;;
 	--arch=*) arch=${1#*=}; shift ;;
 	--release) release=1; shift ;;
-	-h | --help) sed -n '2,29p' "$0"; exit 0 ;;
+	--w1) w1=1; shift ;;
+	-h | --help) sed -n '2,34p' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
 done
@@ -204,3 +210,25 @@ rm -rf "$out/modroot"
 	>"$out/modules_install.log" 2>&1 ||
 	die "modules_install failed; log: $out/modules_install.log"
 log "$target: $out/$image ($(make -s -C "$src" O="$out" "${kmake[@]}" kernelrelease 2>/dev/null))"
+
+# W=1 on what the series changes. The object's existence is what says that
+# this configuration builds a file: kbuild compiles a single-object target
+# whether or not any Kconfig symbol selects it, so asking make is no test.
+# The objects are compiled again without W=1 afterwards (ccache hits), so
+# that the tree is left as the plain build made it.
+[ $w1 -eq 1 ] || exit 0
+git -C "$src" rev-parse -q --verify pristine >/dev/null || die "--w1: $src has no 'pristine' tag to diff against"
+objs=() unbuilt=()
+while IFS= read -r f; do
+	if [ -f "$out/${f%.c}.o" ]; then objs+=("${f%.c}.o"); else unbuilt+=("$f"); fi
+done < <(git -C "$src" diff --name-only --diff-filter=AM pristine HEAD -- '*.c')
+[ ${#unbuilt[@]} -eq 0 ] || log "not built by this $arch configuration, so not checked: ${unbuilt[*]}"
+[ ${#objs[@]} -gt 0 ] || { log "W=1: no changed C file is built by this configuration"; exit 0; }
+log "W=1: compiling the ${#objs[@]} changed C files this $arch configuration builds"
+rc=0
+"${MK[@]}" W=1 "${objs[@]}" >"$out/w1.log" 2>&1 || rc=$?
+if grep -E 'warning:|error:' "$out/w1.log" >&2 || [ $rc -ne 0 ]; then
+	die "W=1 compile of the changed files failed or warned; full log: $out/w1.log"
+fi
+"${MK[@]}" "${objs[@]}" >/dev/null 2>&1 || die "rebuilding the changed objects without W=1 failed"
+log "W=1: ${#objs[@]} changed files compile without a warning ($arch)"
