@@ -3,10 +3,11 @@
 # QEMU -machine virt under TCG, with the coherent control, an SMMUv3, and
 # the nogate kernel. Closing line: "N passed, N failed, N skipped".
 #
-#   ci/check-arm64.sh [--guests LIST] [--suites LIST]
+#   ci/check-arm64.sh [--guests LIST] [--suites LIST] [--prepare]
 #
 # Builds (each step idempotent): the patched and nogate kernels for arm64
-# (ci/kernel-build.sh --arch arm64), the Debian 12 arm64 root filesystem
+# (ci/kernel-build.sh --arch arm64; the patched one's changed C files again
+# with W=1, a warning failing it), the Debian 12 arm64 root filesystem
 # (ci/arm64-root.sh), rdma-core with rdma-core-patches/ and the test
 # programs cross-compiled against it. Then boots, one at a time:
 #
@@ -22,15 +23,17 @@
 #
 # --guests LIST picks some of them (default: all); --suites LIST replaces
 # each guest's suites. A guest whose last run passed with byte-identical
-# inputs is not booted again (FRESH=1 boots it).
+# inputs is not booted again (FRESH=1 boots it). --prepare only builds what
+# the chosen guests need and boots nothing (make check does that niced,
+# beside its x86 guests, then boots the noncoherent guest itself).
 . "$(dirname "$0")/lib.sh"
-rm -f "$BUILD"/check-arm64-*.log
 
-guests=noncoherent,direct,iommu,nogate suites=
+guests=noncoherent,direct,iommu,nogate suites= prepare=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--guests) guests=${2:?--guests needs a list}; shift 2 ;;
 	--suites) suites=${2:?--suites needs a list}; shift 2 ;;
+	--prepare) prepare=1; shift ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
@@ -62,12 +65,14 @@ done
 step "dependencies" "$TOP/ci/deps.sh"
 step "kernel source" "$TOP/ci/kernel-source.sh"
 step "rdma-core source" "$TOP/ci/rdma-core-source.sh"
-step "kernel build (arm64)" "$TOP/ci/kernel-build.sh" --arch arm64
+step "kernel build (arm64)" "$TOP/ci/kernel-build.sh" --arch arm64 --w1
 [ $want_nogate -eq 0 ] || step "kernel build (nogate, arm64)" "$TOP/ci/kernel-build.sh" --variant nogate --arch arm64
 step "arm64 root filesystem" "$TOP/ci/arm64-root.sh"
 step "rdma-core build (arm64)" "$TOP/ci/rdma-core-build.sh" --arch arm64
 step "test programs (arm64)" make -s -C "$TOP/tests" CC="aarch64-linux-gnu-gcc --sysroot=$BUILD/arm64-root" \
 	OUTPUT="$BUILD/tests-arm64" RDMA_CORE_BUILD="$RDMA_SRC/build-arm64"
+[ $prepare -eq 0 ] || exit 0
+rm -f "$BUILD"/check-arm64-*.log
 
 run_guest() {
 	local name=$1 config=$2 variant=$3 ss=${suites:-$4} kernel kind rc=0

@@ -126,13 +126,14 @@ series_hash() {
 	) | sha256sum | cut -d' ' -f1
 }
 
-# prepare_all: every step up to a bootable kernel, rdma-core and the test
-# programs, each timed. Shared by the main job (run.sh) and check.sh.
+# prepare_all [KERNEL-BUILD-OPTION...]: every step up to a bootable kernel,
+# rdma-core and the test programs, each timed; the options go to
+# kernel-build.sh (check.sh passes --w1). Shared by run.sh, check.sh and others.
 prepare_all() {
 	step "dependencies" "$TOP/ci/deps.sh"
 	step "kernel source" "$TOP/ci/kernel-source.sh"
 	step "rdma-core source" "$TOP/ci/rdma-core-source.sh"
-	step "kernel build" "$TOP/ci/kernel-build.sh"
+	step "kernel build" "$TOP/ci/kernel-build.sh" "$@"
 	step "rdma-core build" "$TOP/ci/rdma-core-build.sh"
 	step "test programs" make -s -C "$TOP/tests" RDMA_CORE_BUILD="$RDMA_SRC/build"
 }
