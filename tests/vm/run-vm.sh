@@ -157,6 +157,9 @@ if [ "$root" != / ]; then
 	[ -d "$root" ] || die "--root $root: no such directory"
 	root=$(cd "$root" && pwd)
 	[ -x "$root/rdmadma-init" ] || die "--root $root has no executable /rdmadma-init (made by the ci/ script that builds it)"
+	# guest-init.sh binds the project back at its host path, where builds
+	# recorded absolute paths; the root is read-only in the guest.
+	mkdir -p "$root$top" || die "cannot make the mount point $root$top"
 fi
 if [ -n "$expect" ]; then
 	[ -f "$expect" ] || die "--expect $expect: no such file"
@@ -185,10 +188,13 @@ fi
 	printf 'PROJ_HOST=%q\n' "$top"
 	printf 'RDMA_DMA_CONFIG=%q\n' "$config"
 	# A kernel built by ci/kernel-build.sh has its modules installed next
-	# to it (modroot); guest-init loads the RDMA ones from there.
-	modroot=$(cd "$(dirname "$kernel")/../../.." 2>/dev/null && pwd)/modroot
+	# to it (modroot); guest-init loads the RDMA ones from there. Named by
+	# its physical path: build/kbuild* are absolute links, which resolve in
+	# the guest only where the project is bound back at its host path.
+	modroot=$(cd "$(dirname "$kernel")/../../.." 2>/dev/null && pwd -P)/modroot
+	ptop=$(cd "$top" && pwd -P)
 	case $modroot in
-	"$top"/*) [ -d "$modroot/lib/modules" ] && printf 'MODROOT=%q\n' "/run/project/${modroot#"$top"/}" ;;
+	"$ptop"/*) [ -d "$modroot/lib/modules" ] && printf 'MODROOT=%q\n' "/run/project/${modroot#"$ptop"/}" ;;
 	esac
 	[ -n "$rdma_core" ] && printf 'RDMA_CORE_BUILD=%q\n' "/run/project/${rdma_core#"$top"/}"
 	[ -n "$test_bin" ] && printf 'TEST_BIN_DIR=%q\n' "/run/project/${test_bin#"$top"/}"
