@@ -215,9 +215,10 @@ log "$target: $out/$image ($(make -s -C "$src" O="$out" "${kmake[@]}" kernelrele
 # the members of vmlinux.a (a thin archive) and of every module (its .mod
 # file). kbuild compiles a single-object target whether or not any Kconfig
 # symbol selects it, so asking make is no test, and neither is an object
-# lying in the tree (such a compile leaves one behind). The objects are
-# compiled again without W=1 afterwards (ccache hits), so that the tree is
-# left as the plain build made it.
+# lying in the tree (such a compile leaves one behind). The plain build's
+# objects and their .cmd files are put back afterwards, mtimes and all, so
+# the next build does not relink (which would also bump the kernel's build
+# number and so change the image that guests are reused against).
 [ $w1 -eq 1 ] || exit 0
 git -C "$src" rev-parse -q --verify pristine >/dev/null || die "--w1: $src has no 'pristine' tag to diff against"
 linked=$(cd "$out" && { ar t vmlinux.a && sed 's/\.o$/.mod/' modules.order | xargs -r cat; } | tr ' ' '\n' | sort -u) ||
@@ -241,8 +242,15 @@ w1_compile() {
 }
 if [ ${#objs[@]} -gt 0 ]; then
 	log "W=1: compiling the ${#objs[@]} changed C files this $arch configuration builds"
+	keep=$out/.w1-plain
+	rm -rf "$keep"
+	for o in "${objs[@]}"; do
+		mkdir -p "$keep/${o%/*}"
+		cp -p "$out/$o" "$out/${o%/*}/.${o##*/}.cmd" "$keep/${o%/*}/"
+	done
 	w1_compile "$out/w1.log" "${MK[@]}" -- "${objs[@]}"
-	"${MK[@]}" "${objs[@]}" >/dev/null 2>&1 || die "rebuilding the changed objects without W=1 failed"
+	cp -pr "$keep/." "$out/"
+	rm -rf "$keep"
 fi
 
 # The changed files the test kernel does not build (drivers for hardware it
