@@ -3,7 +3,7 @@
 # QEMU -machine virt under TCG, with the coherent control, an SMMUv3, and
 # the nogate kernel. Closing line: "N passed, N failed, N skipped".
 #
-#   ci/check-arm64.sh [--guests LIST] [--suites LIST] [--prepare]
+#   ci/check-arm64.sh [--guests LIST] [--suites LIST] [--prepare | --matrix-args]
 #
 # Builds (each step idempotent): the patched and nogate kernels for arm64
 # (ci/kernel-build.sh --arch arm64; the patched one's changed C files again
@@ -25,15 +25,18 @@
 # each guest's suites. A guest whose last run passed with byte-identical
 # inputs is not booted again (FRESH=1 boots it). --prepare only builds what
 # the chosen guests need and boots nothing (make check does that niced,
-# beside its x86 guests, then boots the noncoherent guest itself).
+# beside its x86 guests, then boots the noncoherent guest itself);
+# --matrix-args prints, one guest per line, the tests/vm/matrix.sh
+# arguments that boot it, and does nothing else.
 . "$(dirname "$0")/lib.sh"
 
-guests=noncoherent,direct,iommu,nogate suites= prepare=0
+guests=noncoherent,direct,iommu,nogate suites= prepare=0 print=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--guests) guests=${2:?--guests needs a list}; shift 2 ;;
 	--suites) suites=${2:?--suites needs a list}; shift 2 ;;
 	--prepare) prepare=1; shift ;;
+	--matrix-args) print=1; shift ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
@@ -62,6 +65,24 @@ for g in "${gs[@]}"; do
 	[ -n "$found" ] || die "unknown arm64 guest '$g' (noncoherent, direct, iommu or nogate)"
 done
 
+# matrix_args NAME CONFIG KERNEL-VARIANT SUITES: what tests/vm/matrix.sh
+# boots that guest with (make check boots the noncoherent one the same way).
+matrix_args() {
+	local config=$2 variant=$3 ss=${suites:-$4} kernel kind
+	case $variant in
+	patched) kernel=$BUILD/kbuild-arm64/arch/arm64/boot/Image kind=arm64 ;;
+	nogate) kernel=$BUILD/kbuild-nogate-arm64/arch/arm64/boot/Image kind=arm64-nogate ;;
+	esac
+	echo --arch arm64 --configs "$config" --tag "$kind" --expect "$kind" --suites "$ss" --kernel "$kernel"
+}
+if [ $print -eq 1 ]; then
+	for r in "${runs[@]}"; do
+		# shellcheck disable=SC2086
+		matrix_args $r
+	done
+	exit 0
+fi
+
 step "dependencies" "$TOP/ci/deps.sh"
 step "kernel source" "$TOP/ci/kernel-source.sh"
 step "rdma-core source" "$TOP/ci/rdma-core-source.sh"
@@ -75,13 +96,9 @@ step "test programs (arm64)" make -s -C "$TOP/tests" CC="aarch64-linux-gnu-gcc -
 rm -f "$BUILD"/check-arm64-*.log
 
 run_guest() {
-	local name=$1 config=$2 variant=$3 ss=${suites:-$4} kernel kind rc=0
-	case $variant in
-	patched) kernel=$BUILD/kbuild-arm64/arch/arm64/boot/Image kind=arm64 ;;
-	nogate) kernel=$BUILD/kbuild-nogate-arm64/arch/arm64/boot/Image kind=arm64-nogate ;;
-	esac
-	"$TOP/tests/vm/matrix.sh" --arch arm64 --configs "$config" --tag "$kind" --expect "$kind" \
-		--suites "$ss" --kernel "$kernel" "${reuse[@]}" 2>&1 |
+	local name=$1 rc=0 args
+	read -ra args < <(matrix_args "$@")
+	"$TOP/tests/vm/matrix.sh" "${args[@]}" "${reuse[@]}" 2>&1 |
 		tee "$BUILD/check-arm64-$name.log" | sed -u "s/^/[arm64-$name] /" || rc=$?
 	return $rc
 }

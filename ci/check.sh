@@ -178,7 +178,7 @@ has_variant nogate &&
 # the refusal prevents; the same guest, tag and expectation file as make
 # check-arm64's, so either run reuses the other's passed result.
 has_variant arm64 &&
-	runs+=("arm64 noncoherent arm64 --arch arm64 --configs noncoherent --tag arm64 --expect arm64 --suites ${suites:-env,smoke,kunit,mr,hazard} --kernel $BUILD/kbuild-arm64/arch/arm64/boot/Image")
+	runs+=("arm64 noncoherent arm64 $("$TOP/ci/check-arm64.sh" --guests noncoherent ${suites:+--suites "$suites"} --matrix-args)")
 
 # run_one TAG CONFIG VARIANT ARGS...: one guest, output prefixed with its name.
 run_one() {
