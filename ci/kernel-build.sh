@@ -204,11 +204,19 @@ rc=0
 grep -E 'warning:|error:' "$out/build.log" >&2 || true
 [ "$rc" -eq 0 ] || die "kernel build failed; full log: $out/build.log"
 # The guests load the modules from here (tests/vm/run-vm.sh finds modroot
-# next to the kernel image); nothing is installed on the host.
-rm -rf "$out/modroot"
-"${MK[@]}" INSTALL_MOD_PATH="$out/modroot" INSTALL_MOD_STRIP=1 modules_install \
-	>"$out/modules_install.log" 2>&1 ||
-	die "modules_install failed; log: $out/modules_install.log"
+# next to the kernel image); nothing is installed on the host. Installed
+# again only when a module or System.map is newer than the last install:
+# a build that changed nothing must not pull the modules from under a
+# guest that is using them.
+stamp=$out/modroot/.installed
+if [ ! -f "$stamp" ] || [ "$out/System.map" -nt "$stamp" ] ||
+	[ -n "$(find "$out" -path "$out/modroot" -prune -o -name '*.ko' -newer "$stamp" -print -quit)" ]; then
+	rm -rf "$out/modroot"
+	"${MK[@]}" INSTALL_MOD_PATH="$out/modroot" INSTALL_MOD_STRIP=1 modules_install \
+		>"$out/modules_install.log" 2>&1 ||
+		die "modules_install failed; log: $out/modules_install.log"
+	touch "$stamp"
+fi
 log "$target: $out/$image ($(make -s -C "$src" O="$out" "${kmake[@]}" kernelrelease 2>/dev/null))"
 
 # W=1 on what the series changes, for the files this configuration links:
