@@ -23,9 +23,10 @@
 #                    <tree>/kbuild-out[-VARIANT]-arm64, linked as build/kbuild*-arm64,
 #                    image arch/arm64/boot/Image. x86_64 (default) is unchanged.
 # --w1:              after the build, compile again with W=1 each C file the
-#                    tree changes against its pristine tag that this
-#                    configuration builds (its object exists); any warning
-#                    fails. The changed files it does not build are listed.
+#                    tree changes against its pristine tag: those this
+#                    configuration links, then the rest in a second object
+#                    directory with kernel/configs/w1/ARCH.config added;
+#                    any warning fails. Other architectures' files are listed.
 #
 # Objects go to <tree>/kbuild-out (a link build/kbuild* points there). kbuild
 # then names sources relative to the object directory, so ccache hits across
@@ -44,7 +45,7 @@ while [ $# -gt 0 ]; do
 	--arch=*) arch=${1#*=}; shift ;;
 	--release) release=1; shift ;;
 	--w1) w1=1; shift ;;
-	-h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,35p' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
 done
@@ -145,21 +146,22 @@ else
 	want=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
 fi
 
-# effective_lines: the fragments' CONFIG_ lines, the last one of each symbol
-# only (a later fragment overrides an earlier one, as in merge_config.sh).
+# effective_lines FRAG...: the fragments' CONFIG_ lines, the last one of each
+# symbol only (a later fragment overrides an earlier one, as in merge_config.sh).
 effective_lines() {
-	cat "${frags[@]}" | awk '/^CONFIG_[A-Za-z0-9_]+=/ {
+	cat "$@" | awk '/^CONFIG_[A-Za-z0-9_]+=/ {
 		s = $0; sub(/=.*/, "", s)
 		if (!(s in v)) o[n++] = s
 		v[s] = $0
 	} END { for (i = 0; i < n; i++) print v[o[i]] }'
 }
 
-# config_matches: every fragment line is in effect in .config. Checked on
-# every build, because a make run by hand (or in an older checkout) can
-# silently drop a symbol the fragments want.
+# config_matches DIR FRAG...: every fragment line is in effect in DIR/.config.
+# Checked on every build, because a make run by hand (or in an older
+# checkout) can silently drop a symbol the fragments want.
 config_matches() {
-	local line sym bad=0 known=
+	local dir=$1 line sym bad=0 known=
+	shift
 	# The stock and nogate trees lack the symbols the series adds (its KUnit
 	# suite); only the patched tree must know every symbol.
 	if [ "$variant" != patched ] && [ "$variant" != kasan ]; then
@@ -171,15 +173,27 @@ config_matches() {
 		[ -n "$known" ] && [[ $line == CONFIG_* ]] && ! grep -qx "$sym" <<<"$known" && continue
 		case "$line" in
 		CONFIG_*=n)
-			grep -q "^$sym=" "$out/.config" && { echo "  $sym is set but the fragment wants it off" >&2; bad=1; } ;;
-		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { echo "  $line is not in effect" >&2; bad=1; } ;;
+			grep -q "^$sym=" "$dir/.config" && { echo "  $sym is set but the fragment wants it off" >&2; bad=1; } ;;
+		CONFIG_*=*) grep -qxF "$line" "$dir/.config" || { echo "  $line is not in effect" >&2; bad=1; } ;;
 		esac
-	done < <(effective_lines)
+	done < <(effective_lines "$@")
 	return $bad
 }
 
+# merge_fragments DIR FRAG...: merge the fragments into DIR/.config, let
+# olddefconfig settle it, and check that every fragment line survived (one
+# that did not is a dependency we missed, or a symbol this tree lacks).
+merge_fragments() {
+	local dir=$1
+	shift
+	(cd "$dir" && "$src/scripts/kconfig/merge_config.sh" -m -O "$dir" "$dir/.config" "$@" >"$dir/merge_config.log") ||
+		die "merge_config.sh failed; see $dir/merge_config.log"
+	"${MK[@]/#O=*/O=$dir}" olddefconfig >/dev/null
+	config_matches "$dir" "$@"
+}
+
 if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config-frags" 2>/dev/null)" != "$want" ] ||
-	! config_matches 2>/dev/null; then
+	! config_matches "$out" "${frags[@]}" 2>/dev/null; then
 	if [ -n "$base_cfg" ]; then
 		log "configuring $variant kernel from Debian's cloud-amd64 configuration and ${frags[*]#"$TOP"/}"
 		xz -dc "$base_cfg" >"$out/.config"
@@ -187,12 +201,9 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config-frags" 2>/dev/null)" != "$w
 		log "configuring $variant $arch kernel from ${#frags[@]} fragments"
 		"${MK[@]}" allnoconfig >/dev/null
 	fi
-	(cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >"$out/merge_config.log") ||
-		die "merge_config.sh failed; see $out/merge_config.log"
-	"${MK[@]}" olddefconfig >/dev/null
-	# A fragment line that did not survive olddefconfig is a dependency we
-	# missed (or a symbol this tree lacks); say so rather than boot without it.
-	config_matches || die "kernel config does not match kernel/configs (missing dependencies, or a symbol this $variant tree does not have?)"
+	# Say so rather than boot without a fragment line.
+	merge_fragments "$out" "${frags[@]}" ||
+		die "kernel config does not match kernel/configs (missing dependencies, or a symbol this $variant tree does not have?)"
 	echo "$want" >"$out/.config-frags"
 fi
 
@@ -279,15 +290,10 @@ done
 if [ ${#rest[@]} -gt 0 ] && [ -f "$wfrag" ]; then
 	wout=$out-w1
 	[ -f "$excl" ] && ! grep -qx "/$outname-w1/" "$excl" && echo "/$outname-w1/" >>"$excl"
-	MKW=(make -s -C "$src" O="$wout" "${kmake[@]}" CC="ccache $cc" HOSTCC="ccache gcc" -j"$(nproc)")
+	MKW=("${MK[@]/#O=*/O=$wout}")
 	mkdir -p "$wout"
 	cp "$out/.config" "$wout/.config"
-	(cd "$wout" && "$src/scripts/kconfig/merge_config.sh" -m -O "$wout" "$wout/.config" "$wfrag" >"$wout/merge_config.log") ||
-		die "merge_config.sh failed for $wfrag; see $wout/merge_config.log"
-	"${MKW[@]}" olddefconfig >/dev/null
-	while IFS= read -r line; do
-		grep -qxF "$line" "$wout/.config" || die "$wfrag: $line is not in effect (a missing dependency?)"
-	done < <(grep '^CONFIG_' "$wfrag")
+	merge_fragments "$wout" "$wfrag" || die "${wfrag#"$TOP"/} does not take effect (a missing dependency?)"
 	"${MKW[@]}" prepare >"$wout/prepare.log" 2>&1 || die "make prepare failed in $wout; log: $wout/prepare.log"
 	log "W=1: compiling ${#rest[@]} more changed C files with ${wfrag#"$TOP"/}: ${rest[*]}"
 	w1_compile "$wout/w1.log" "${MKW[@]}" -- "${rest[@]/%.c/.o}"
