@@ -47,13 +47,10 @@ PKGS=(
 
 need_cmd mmdebstrap apt-get apt-cache sha256sum
 
-# install_init: the parts that follow the project rather than the packages.
+# install_init: the parts that follow the project rather than the packages
+# (tests/vm/run-vm.sh makes the mount point guest-init binds the project on).
 install_init() {
 	install -m 0755 "$TOP/tests/vm/rdmadma-init" "$ROOT/rdmadma-init"
-	# guest-init.sh binds the project back at its host path (build paths
-	# are absolute); the root is read-only in the guest, so the mount
-	# point must already be there.
-	mkdir -p "$ROOT$TOP"
 }
 
 want=$( { cat "$0"; printf '%s\n' "${PKGS[@]}"; } | sha256sum | cut -d' ' -f1)
