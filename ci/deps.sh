@@ -14,8 +14,9 @@ PKGS=(
 	qemu-system-x86 busybox-static iproute2 perftest procps coreutils util-linux
 	# Debian's own verbs userspace, for the unpatched-userspace run
 	ibverbs-utils rdmacm-utils ibverbs-providers
-	# make deb (bindeb-pkg) and the series' quilt check
-	dpkg-dev rsync quilt
+	# make deb (bindeb-pkg: dpkg-buildpackage runs the dh_* tools of debhelper)
+	# and the series' quilt check
+	dpkg-dev debhelper rsync quilt
 	# bench plots
 	gnuplot-nox
 	# rdma-core series as a Debian quilt series (ci/series.sh export-debian),
