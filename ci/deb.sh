@@ -51,7 +51,6 @@ frag=$DEB/deb.config
 {
 	echo "CONFIG_RDMA_RXE=m"
 	echo "CONFIG_SYSTEM_TRUSTED_KEYS=\"\""
-	echo "CONFIG_SYSTEM_REVOCATION_KEYS=\"\""
 	echo "CONFIG_MODULE_SIG_KEY=\"certs/signing_key.pem\""
 	echo "CONFIG_NET_9P=m"
 	echo "CONFIG_NET_9P_VIRTIO=m"
