@@ -81,7 +81,7 @@ fi
 log "building Debian packages (bindeb-pkg) in $out; a cold build of Debian's ~1100 modules takes long, see README"
 t0=$(date +%s)
 rm -f "$KSRC"/*.deb "$KSRC"/*.buildinfo "$KSRC"/*.changes
-"${MK[@]}" bindeb-pkg >"$out/build.log" 2>&1 || die "bindeb-pkg failed; log: $out/build.log"
+with_progress "bindeb-pkg" "$out" "$out/build.log" "${MK[@]}" bindeb-pkg || die "bindeb-pkg failed; log: $out/build.log"
 rm -f "$DEB"/*.deb
 mv "$KSRC"/*.deb "$DEB"/ 2>/dev/null || mv "$out"/../*.deb "$DEB"/ 2>/dev/null ||
 	die "bindeb-pkg left no .deb where expected"

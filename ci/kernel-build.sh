@@ -211,7 +211,7 @@ what=$variant
 [ $release -eq 0 ] || what="$variant (release)"
 log "building $what $arch $target and modules in $out (ccache: $CCACHE_DIR)"
 rc=0
-"${MK[@]}" "$target" modules >"$out/build.log" 2>&1 || rc=$?
+with_progress "building $what $arch" "$out" "$out/build.log" "${MK[@]}" "$target" modules || rc=$?
 grep -E 'warning:|error:' "$out/build.log" >&2 || true
 [ "$rc" -eq 0 ] || die "kernel build failed; full log: $out/build.log"
 # The guests load the modules from here (tests/vm/run-vm.sh finds modroot

@@ -55,6 +55,29 @@ need_cmd() {
 	done
 }
 
+# with_progress WHAT DIR LOGFILE CMD...: run CMD with its output in LOGFILE,
+# and every PROGRESS_EVERY seconds (default 120) while it runs log WHAT with
+# the number of objects it has written under DIR so far, so that a kernel
+# build of many minutes is not silent. Returns CMD's status.
+with_progress() {
+	local what=$1 dir=$2 out=$3 every=${PROGRESS_EVERY:-120} pid rc=0 s0=$SECONDS next stamp
+	shift 3
+	case $every in '' | *[!0-9]* | 0) die "PROGRESS_EVERY wants a number of seconds, got '$every'" ;; esac
+	stamp=$(mktemp) || return 1
+	"$@" >"$out" 2>&1 &
+	pid=$!
+	next=$every
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		[ $((SECONDS - s0)) -ge "$next" ] || continue
+		next=$((next + every))
+		log "$what: $((SECONDS - s0))s, $(find "$dir" -name '*.o' -newer "$stamp" 2>/dev/null | wc -l) objects written so far"
+	done
+	wait "$pid" || rc=$?
+	rm -f "$stamp"
+	return "$rc"
+}
+
 # Sequence kernel builds: two on 2 cores at once only slows both down. The
 # lock is per machine, not per clone, so that builds from several clones or
 # worktrees wait for each other too.
