@@ -19,8 +19,8 @@
 # meanwhile: the stock kernel (every patched-kernel case skips; rdma-core's
 # whole suite on it and on the patched kernel, compared), the nogate kernel
 # (the corruption on real stock code paths), KASAN, Debian 12's own kernel;
-# then both series checked as Debian quilt series, make check-compat, and
-# make mutants.
+# then both series checked as Debian quilt series, make check-compat, make
+# deb and make mutants.
 # --jobs N (JOBS): guests booted at once, 1..4 (default 2).
 # A guest whose last run passed and whose inputs are byte-identical is not
 # booted again (tests/vm/matrix.sh --reuse); FRESH=1 boots every guest.
@@ -286,8 +286,8 @@ fi
 
 # make check-full also checks both series as Debian quilt series (every
 # patch applies to pristine with quilt push --fuzz=0, and the result is the
-# git am tree), runs the compatibility guests (make check-compat), and ends
-# with the mutants: one deliberate breakage of the series at a time, each
+# git am tree), runs the compatibility guests (make check-compat) and make
+# deb, and ends with the mutants: one deliberate breakage of the series at a time, each
 # of which the suites must catch.
 if [ $full -eq 1 ] && [ -z "$suites" ]; then
 	debian_series() {
@@ -303,6 +303,13 @@ if [ $full -eq 1 ] && [ -z "$suites" ]; then
 	"$TOP/ci/check-compat.sh" 2>&1 | tee "$BUILD/compat-all.log" | sed -u 's/^/[compat] /' || rc=1
 	grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$BUILD/compat-all.log" | tail -1 \
 		>"$BUILD/check-compat.log"
+
+	# make deb: Debian's cloud-amd64 configuration built as packages and
+	# booted (ci/deb.sh); its guests' closing line counts here.
+	"$TOP/ci/deb.sh" 2>&1 | tee "$BUILD/deb-all.log" | sed -u 's/^/[deb] /' || rc=1
+	grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$BUILD/deb-all.log" | tail -1 \
+		>"$BUILD/check-deb.log"
+	[ -s "$BUILD/check-deb.log" ] || echo "0 passed, 1 failed, 0 skipped" >"$BUILD/check-deb.log"
 
 	mutants() {
 		local r=0
