@@ -10,7 +10,7 @@
 [ $# -eq 2 ] || die "usage: ci/initramfs.sh IMAGE.deb OUTDIR"
 deb=$1 out=$2
 [ -f "$deb" ] || die "$deb: no such package"
-need_cmd dpkg-deb depmod modprobe cpio gzip busybox
+need_cmd dpkg-deb depmod modprobe cpio gzip xz busybox
 
 rm -rf "$out" && mkdir -p "$out"
 dpkg-deb -x "$deb" "$out/root" || die "cannot unpack $deb"
@@ -30,7 +30,16 @@ cp "$(command -v busybox)" "$ird/bin/busybox"
 for m in virtio_pci virtio_net 9pnet_virtio 9p crc32_generic rdma_rxe ib_uverbs rdma_ucm veth; do
 	modprobe -d "$out/root" -S "$rel" --show-depends "$m" || die "module $m missing from $deb"
 done | awk '$1 == "insmod" && !seen[$2]++ {print $2}' | while read -r ko; do
-	cp "$ko" "$ird/modules/" && echo "/modules/${ko##*/}" >>"$ird/modules.list"
+	# Uncompressed for busybox insmod, which may lack xz or zstd; the
+	# signature is appended before compression, so it stays.
+	b=${ko##*/}
+	case $b in
+	*.ko.xz) xz -dc "$ko" >"$ird/modules/${b%.xz}" ;;
+	*.ko.zst) zstd -qdc "$ko" >"$ird/modules/${b%.zst}" ;;
+	*.ko.gz) gzip -dc "$ko" >"$ird/modules/${b%.gz}" ;;
+	*) cp "$ko" "$ird/modules/$b" ;;
+	esac || die "cannot copy $ko into the initramfs"
+	echo "/modules/${b%.ko*}.ko" >>"$ird/modules.list"
 done
 cat >"$ird/init" <<'INIT'
 #!/bin/busybox sh
