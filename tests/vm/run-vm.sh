@@ -11,6 +11,8 @@
 #   --initrd PATH   initramfs for a modular kernel (ci/debian-kernel.sh makes one)
 #   --out DIR       results directory      (default: build/vm/<config>)
 #   --timeout SEC   wall-clock limit for boot + command   (default: 3600)
+#   --mem SIZE      guest memory, 1G to 16G (default: 3G; make bench's scale
+#                   curve registers 4 GiB and asks for more)
 #   --accel A       tcg (default) or kvm; kvm only when asked, and it must work
 #   --icount SHIFT  tcg only: count instructions, guest time advancing 2^SHIFT ns
 #                   per instruction (0..10), on single-threaded TCG with
@@ -53,7 +55,7 @@ top=$(cd "$here/../.." && pwd)
 die() { echo "error: $*" >&2; exit 2; }
 usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit "${1:-2}"; }
 
-config=direct kernel= out= tmo=3600 accel=tcg arch=x86_64 no_rdma_core=0
+config=direct kernel= out= tmo=3600 mem=3G accel=tcg arch=x86_64 no_rdma_core=0
 append= suites= rdma_core= initrd= expect= root= icount=
 qemu_dev=()
 while [ $# -gt 0 ]; do
@@ -63,6 +65,7 @@ while [ $# -gt 0 ]; do
 	--initrd) initrd=${2:?--initrd needs a path}; shift 2 ;;
 	--out) out=${2:?--out needs a directory}; shift 2 ;;
 	--timeout) tmo=${2:?--timeout needs seconds}; shift 2 ;;
+	--mem) mem=${2:?--mem needs a size like 6G}; shift 2 ;;
 	--accel) accel=${2:?--accel needs tcg or kvm}; shift 2 ;;
 	--icount) icount=${2:?--icount needs a shift from 0 to 10}; shift 2 ;;
 	--append) append=${2?--append needs a string}; shift 2 ;;
@@ -78,6 +81,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case $tmo in '' | *[!0-9]*) die "--timeout wants seconds, got '$tmo'" ;; esac
+[[ $mem =~ ^([1-9]|1[0-6])G$ ]] || die "--mem wants 1G to 16G, got '$mem'"
 
 # Per architecture: QEMU, machine, console, and what the guest runs.
 dt_edit= test_bin= nic1_bus=
@@ -213,7 +217,7 @@ nic=virtio-net-pci,disable-legacy=on,iommu_platform=on
 dtb=()
 if [ "$arch" = arm64 ]; then
 	rm -f "$out/virt.dtb"
-	"$qemu_bin" "${accel_opt[@]}" -smp 2 -m 3G -machine "$machine,dumpdtb=$out/virt.dtb" -nographic \
+	"$qemu_bin" "${accel_opt[@]}" -smp 2 -m "$mem" -machine "$machine,dumpdtb=$out/virt.dtb" -nographic \
 		-monitor none </dev/null >"$out/dumpdtb.log" 2>&1 || true
 	[ -s "$out/virt.dtb" ] || die "$qemu_bin did not dump the device tree (see $out/dumpdtb.log)"
 	# QEMU dumps its whole 1 MiB buffer. Booted as it is, the coherent
@@ -244,7 +248,7 @@ if [ "$arch" = arm64 ]; then
 	dtb=(-dtb "$out/virt.dtb")
 fi
 
-qemu=("$qemu_bin" "${accel_opt[@]}" -smp 2 -m 3G -machine "$machine" -nographic -no-reboot
+qemu=("$qemu_bin" "${accel_opt[@]}" -smp 2 -m "$mem" -machine "$machine" -nographic -no-reboot
 	-monitor none -serial "file:$out/console.log" "${qemu_dev[@]}"
 	-kernel "$kernel" ${initrd:+-initrd "$initrd"} "${dtb[@]}" -append "$cmdline"
 	-fsdev "local,id=r,path=$root,security_model=none,readonly=on,multidevs=remap"
