@@ -7,12 +7,15 @@
 #   reg-ok       ibv_reg_mr + ibv_dereg_mr on test-mode rxe          (B1)
 #   reg-early    refused ibv_reg_mr on test-mode rxe                 (B2)
 #   reg-late     the same with ib_umem/early_refusal switched off     (B2)
+#   scale-ok, scale-early, scale-late
+#                the same three over BENCH_SCALE_SIZES (the scale curves)
 #   perftest     ib_write_bw and ib_send_lat on stock rxe             (B3)
 #   dmamap       dma_map_benchmark, attributes 0 and REQUIRE_COHERENT (B4)
 #
 # Environment: BENCH_REPS (default 5), BENCH_SIZES (default
-# 4K,64K,2M,64M,1G), BENCH_BIN (directory with reg_bench and
-# dma_map_benchmark), BENCH_DMAMAP_SECONDS (default 3).
+# 4K,64K,2M,64M,1G), BENCH_SCALE_SIZES (default 4K to 1G in powers of 4),
+# BENCH_PAGES (4k or huge: reg_bench -p, default 4k), BENCH_BIN (directory
+# with reg_bench and dma_map_benchmark), BENCH_DMAMAP_SECONDS (default 3).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 TESTS_DIR=$here/../tests
@@ -21,6 +24,8 @@ TESTS_DIR=$here/../tests
 
 reps=${BENCH_REPS:-5}
 sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
+scale_sizes=${BENCH_SCALE_SIZES:-4K,16K,64K,256K,1M,4M,16M,64M,256M,1G}
+pages=${BENCH_PAGES:-4k}
 bin=${BENCH_BIN:?BENCH_BIN is not set}
 dmamap_s=${BENCH_DMAMAP_SECONDS:-3}
 csv=/tmp/bench.csv
@@ -45,23 +50,27 @@ testmode_dev() {
 	rxe_add TM_DEV "$(testmode_netdev)" testmode
 }
 
+# reg LABEL ok|refused [SIZES]
 reg() {
-	local label=$1 expect=$2
+	local label=$1 expect=$2 sz=${3:-$sizes}
 	testmode_dev || return 1
-	say "$label: reg_bench on $TM_DEV, sizes $sizes, $reps repetitions"
-	taskset -c 1 "$bin/reg_bench" -d "$TM_DEV" -s "$sizes" -r "$reps" -x "$expect" -l "$label" >>"$csv" ||
+	say "$label: reg_bench on $TM_DEV, sizes $sz, $reps repetitions, $pages pages"
+	taskset -c 1 "$bin/reg_bench" -d "$TM_DEV" -s "$sz" -r "$reps" -x "$expect" -p "$pages" -l "$label" >>"$csv" ||
 		bad "reg_bench ($label) exited non-zero"
+}
+
+# late LABEL [SIZES]: refusals with the early check switched off.
+late() {
+	local sw=/sys/kernel/debug/ib_umem/early_refusal
+	[ -w "$sw" ] || { bad "no $sw (kernel without early refusal)"; return 1; }
+	echo N >"$sw"
+	reg "$1" refused "${2:-}"
+	echo Y >"$sw"
 }
 
 w_reg_ok() { reg reg-ok ok; }
 w_reg_early() { reg refuse-early refused; }
-w_reg_late() {
-	local sw=/sys/kernel/debug/ib_umem/early_refusal
-	[ -w "$sw" ] || { bad "no $sw (kernel without early refusal)"; return 1; }
-	echo N >"$sw"
-	reg refuse-late refused
-	echo Y >"$sw"
-}
+w_reg_late() { late refuse-late; }
 
 # perftest pair, server on CPU 0 and client on CPU 1; prints the client log.
 pair() {
@@ -141,6 +150,9 @@ for w in "$@"; do
 	reg-ok) w_reg_ok ;;
 	reg-early) w_reg_early ;;
 	reg-late) w_reg_late ;;
+	scale-ok) reg scale-ok ok "$scale_sizes" ;;
+	scale-early) reg scale-early refused "$scale_sizes" ;;
+	scale-late) late scale-late "$scale_sizes" ;;
 	perftest) w_perftest ;;
 	dmamap) w_dmamap ;;
 	*) bad "unknown workload '$w'" ;;

@@ -3,7 +3,7 @@
  * reg_bench: time ibv_reg_mr and ibv_dereg_mr, or a refused ibv_reg_mr, for
  * a list of sizes. One CSV line per repetition on stdout:
  *
- *   reg,<label>,<bytes>,<rep>,<reg_ns>,<dereg_ns>,<iterations>
+ *   reg,<label>,<bytes>,<rep>,<reg_ns>,<dereg_ns>,<iterations>,<huge_kb>
  *
  * A repetition is the mean of enough back-to-back registrations to last at
  * least -m milliseconds (one for large sizes, hundreds for 4 KiB), so that
@@ -12,7 +12,16 @@
  * warm-up registration precedes the first. dereg_ns is empty for a refused
  * registration.
  *
- *   reg_bench -d DEV -s 4K,64K,2M -r 5 [-m MS] [-x ok|refused] [-l LABEL]
+ * -p says how the buffer is backed. "4k" (the default) asks for no
+ * transparent huge pages (MADV_NOHUGEPAGE): pinning then costs the same
+ * per page whatever the kernel's THP setting and however many free 2 MiB
+ * blocks a boot happens to have, so two kernels compare like for like.
+ * "huge" asks for them (MADV_HUGEPAGE); the kernel may still give fewer.
+ * huge_kb is how much of the buffer THP backed (AnonHugePages in
+ * /proc/self/smaps_rollup, read after faulting it in; one buffer is alive
+ * at a time), so every line says which case it measured.
+ *
+ *   reg_bench -d DEV -s 4K,64K,2M -r 5 [-m MS] [-x ok|refused] [-p 4k|huge] [-l LABEL]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,10 +72,59 @@ static size_t parse_size(const char *s)
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s -d DEV -s SIZE[,SIZE...] -r REPS [-m MS] [-x ok|refused] [-c CPU] [-l LABEL]\n"
+		"usage: %s -d DEV -s SIZE[,SIZE...] -r REPS [-m MS] [-x ok|refused] [-p 4k|huge] [-c CPU] [-l LABEL]\n"
 		"  SIZE: bytes with an optional K, M or G suffix\n"
+		"  -p:   buffers backed by 4 KiB pages only (4k, the default) or by\n"
+		"        transparent huge pages where the kernel gives them (huge)\n"
 		"  MS:   least duration of one repetition (default 50)\n", prog);
 	exit(2);
+}
+
+/*
+ * A buffer of len bytes, backed as -p asked and faulted in. Without THP in
+ * the kernel, madvise() fails with EINVAL: harmless for "4k", an error for
+ * "huge".
+ */
+static void *new_buffer(size_t len, int huge)
+{
+	void *buf;
+
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED) {
+		fprintf(stderr, "reg_bench: mmap of %zu bytes: %s\n", len, strerror(errno));
+		return NULL;
+	}
+	if (madvise(buf, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) &&
+	    (huge || errno != EINVAL)) {
+		fprintf(stderr, "reg_bench: madvise(%s) of %zu bytes: %s\n",
+			huge ? "MADV_HUGEPAGE" : "MADV_NOHUGEPAGE", len, strerror(errno));
+		goto err;
+	}
+	if (madvise(buf, len, MADV_POPULATE_WRITE)) {
+		fprintf(stderr, "reg_bench: faulting in %zu bytes: %s\n", len, strerror(errno));
+		goto err;
+	}
+	return buf;
+err:
+	munmap(buf, len);
+	return NULL;
+}
+
+/* AnonHugePages of this process in KiB, or -1 if it cannot be read. */
+static long huge_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps_rollup", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
 }
 
 /* One timed registration; returns 0 when it behaved as expected. */
@@ -110,12 +168,12 @@ int main(int argc, char **argv)
 {
 	const char *dev = NULL, *label = "run";
 	size_t sizes[MAX_SIZES];
-	int nsizes = 0, reps = 0, refused = 0, cpu = -1, min_ms = 50, opt, i, r, rc = 0;
+	int nsizes = 0, reps = 0, refused = 0, huge = 0, cpu = -1, min_ms = 50, opt, i, r, rc = 0;
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
 	char *tok, *save;
 
-	while ((opt = getopt(argc, argv, "d:s:r:m:x:c:l:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:s:r:m:x:p:c:l:")) != -1) {
 		switch (opt) {
 		case 'd':
 			dev = optarg;
@@ -148,6 +206,12 @@ int main(int argc, char **argv)
 			if (!strcmp(optarg, "refused"))
 				refused = 1;
 			else if (strcmp(optarg, "ok"))
+				usage(argv[0]);
+			break;
+		case 'p':
+			if (!strcmp(optarg, "huge"))
+				huge = 1;
+			else if (strcmp(optarg, "4k"))
 				usage(argv[0]);
 			break;
 		case 'c':
@@ -187,10 +251,10 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < nsizes && !rc; i++) {
 		uint64_t reg_ns, dereg_ns = 0, sum_reg, sum_dereg;
-		long iters = 0, k;
+		long iters = 0, k, hkb = -1;
 		void *buf;
 
-		buf = MAP_FAILED;
+		buf = NULL;
 		for (r = 0; r < reps && !rc; r++) {
 			/*
 			 * A new buffer for every successful repetition: what a
@@ -199,19 +263,17 @@ int main(int argc, char **argv)
 			 * one layout only. A refusal never looks at the pages;
 			 * there one buffer serves all repetitions.
 			 */
-			if (buf == MAP_FAILED)
-				buf = mmap(NULL, sizes[i], PROT_READ | PROT_WRITE,
-					   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-			if (buf == MAP_FAILED) {
-				fprintf(stderr, "reg_bench: mmap of %zu bytes: %s\n",
-					sizes[i], strerror(errno));
-				rc = 1;
-				break;
+			if (!buf) {
+				buf = new_buffer(sizes[i], huge);
+				if (!buf) {
+					rc = 1;
+					break;
+				}
+				hkb = huge_kb();
 			}
 			/*
-			 * MAP_POPULATE faulted every page in. The first
-			 * repetition of a size warms up caches and lazy
-			 * allocations and calibrates the iteration count.
+			 * The first repetition of a size warms up caches and
+			 * lazy allocations and calibrates the iteration count.
 			 */
 			if (!iters) {
 				rc = one(pd, buf, sizes[i], refused, &reg_ns, &dereg_ns);
@@ -226,17 +288,17 @@ int main(int argc, char **argv)
 			}
 			if (!refused || rc || r == reps - 1) {
 				munmap(buf, sizes[i]);
-				buf = MAP_FAILED;
+				buf = NULL;
 			}
 			if (rc)
 				break;
 			if (refused)
-				printf("reg,%s,%zu,%d,%llu,,%ld\n", label, sizes[i], r,
-				       (unsigned long long)(sum_reg / iters), iters);
+				printf("reg,%s,%zu,%d,%llu,,%ld,%ld\n", label, sizes[i], r,
+				       (unsigned long long)(sum_reg / iters), iters, hkb);
 			else
-				printf("reg,%s,%zu,%d,%llu,%llu,%ld\n", label, sizes[i], r,
+				printf("reg,%s,%zu,%d,%llu,%llu,%ld,%ld\n", label, sizes[i], r,
 				       (unsigned long long)(sum_reg / iters),
-				       (unsigned long long)(sum_dereg / iters), iters);
+				       (unsigned long long)(sum_dereg / iters), iters, hkb);
 			fflush(stdout);
 		}
 	}

@@ -19,10 +19,11 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = (4096, 65536, 2 << 20, 64 << 20, 1 << 30)
+SCALE_SIZES = tuple(4096 << (2 * i) for i in range(10))   # 4 KiB .. 1 GiB
 ACCEL = {"wall": "tcg,thread=multi", "counted": "tcg,thread=single -icount shift=0,sleep=off"}
 
 
-def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m):
+def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m, huge_kb=0):
     """CSV lines of one synthetic guest. counted: ±0.1 % noise; wall: the
     whole boot scaled by 1x or 2x, and ±20 % per sample."""
     boot = f"{kernel}-{config}-r{rnd}"
@@ -34,7 +35,16 @@ def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m):
     out = []
     for w in workloads:
         for rep in range(5):
-            if w in ("reg-ok", "refuse-early", "refuse-late"):
+            if w.startswith("scale-"):
+                for size in SCALE_SIZES:
+                    pages = size // 4096
+                    # known lines: early refusal flat, success 0.5 µs and
+                    # late refusal 0.8 µs per page
+                    reg = t({"scale-ok": 30_000 + 500 * pages, "scale-early": 20_000,
+                             "scale-late": 30_000 + 800 * pages}[w])
+                    dereg = f"{t(20_000 + 200 * pages):.0f}" if w == "scale-ok" else ""
+                    out.append(f"reg,{w},{size},{rep},{reg:.0f},{dereg},1,{huge_kb}")
+            elif w in ("reg-ok", "refuse-early", "refuse-late"):
                 for size in SIZES:
                     pages = size // 4096
                     if w == "refuse-early":
@@ -48,7 +58,7 @@ def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m):
                         if slow64m and kernel == "patched" and size == 64 << 20:
                             reg *= 1.05
                     dereg = f"{dereg:.0f}" if dereg != "" else ""
-                    out.append(f"reg,{w},{size},{rep},{reg:.0f},{dereg},10")
+                    out.append(f"reg,{w},{size},{rep},{reg:.0f},{dereg},10,{huge_kb}")
             elif w == "perftest":
                 out.append(f"write_bw,{rep},{1000 / scale * (1 + rng.uniform(-noise, noise)):.2f}")
                 out.append(f"send_lat,{rep},{t(40):.2f},{t(60):.2f}")
@@ -58,9 +68,13 @@ def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m):
     return [f"{boot},{mode},{kernel},{config},{line}" for line in out]
 
 
-def raw_csv(path, slow64m=False, modes=("wall", "counted"), drop=None, old=False):
+def raw_csv(path, slow64m=False, modes=("wall", "counted"), drop=None, old=False, scale=False, huge=0):
     rng = random.Random(5)
     lines = []
+    if scale:   # the scale guests boot once, in the judged (counted) mode
+        lines += boot_lines(rng, "counted", "nogate", "direct", "s", ["scale-ok"], False)
+        lines += boot_lines(rng, "counted", "patched", "direct", "s", ["scale-ok"], False, huge)
+        lines += boot_lines(rng, "counted", "patched", "swiotlb", "s", ["scale-early", "scale-late"], False)
     for mode in modes:
         for rnd in (1, 2, 3):
             lines += boot_lines(rng, mode, "nogate", "direct", rnd, ["reg-ok"], slow64m)
@@ -120,6 +134,28 @@ def main():
     check("config sha256 0123" in md, "results.md lists the kernels' configurations")
     check(os.path.exists(os.path.join(d, "latency-counted.dat")) and
           os.path.exists(os.path.join(d, "latency-wall.dat")), "plot data for each mode")
+
+    check("4 KiB pages only in all" in md, "results.md: every buffer was backed by 4 KiB pages")
+    check("Scale" not in md, "results.md: no scale section without scale curves")
+
+    # 1b: scale curves with known costs: the fit finds them, early refusal
+    # is flat, and a sample with huge pages is reported.
+    d = os.path.join(work, "scale")
+    os.makedirs(d, exist_ok=True)
+    raw_csv(os.path.join(d, "raw.csv"), scale=True, huge=2048)
+    p = report(os.path.join(d, "raw.csv"), d)
+    check(p.returncode == 0, f"report with scale curves exits 0 ({p.stderr.strip()[-200:]})")
+    with open(os.path.join(d, "scale-counted.csv"), newline="") as f:
+        fits = {r[1]: r for r in csv.reader(f) if len(r) == 5 and r[0] == "counted"}
+    for curve, ns in (("nogate, success", 500), ("patched, success", 500), ("patched, late refusal", 800)):
+        got = float(fits[curve][3]) if curve in fits and fits[curve][3] else -1
+        check(abs(got - ns) < ns * 0.01, f"scale fit: {curve} costs {ns} ns per page (got {got})")
+    flat = fits.get("early refusal largest/smallest", [""] * 5)[4]
+    check(flat and abs(float(flat) - 1) < 0.01, f"scale: early refusal 1 GiB ÷ 4 KiB is 1 (got {flat})")
+    md = open(os.path.join(d, "results.md")).read()
+    check("### Scale" in md and "scale-counted.png" in md, "results.md has the scale table and plot")
+    check(os.path.exists(os.path.join(d, "scale-counted.dat")), "plot data for the scale curves")
+    check("huge pages in" in md, "results.md reports samples backed by huge pages")
 
     # 2: a counted figure missing fails the report, and names it.
     d = os.path.join(work, "missing")

@@ -7,7 +7,7 @@
 RAW_CSV lines are "<boot>,<mode>,<kernel>,<config>," followed by a line that
 bench/guest-bench.sh wrote:
 
-    reg,<label>,<bytes>,<rep>,<reg_ns>,<dereg_ns>,<iterations>
+    reg,<label>,<bytes>,<rep>,<reg_ns>,<dereg_ns>,<iterations>[,<huge_kb>]
     write_bw,<rep>,<MB/s>
     send_lat,<rep>,<typical_us>,<p99_us>
     dma_map,<attrs>,<rep>,<map_ns>,<unmap_ns>
@@ -35,15 +35,16 @@ import statistics
 import sys
 from collections import defaultdict
 
-SIZE_NAMES = {4096: "4 KiB", 65536: "64 KiB", 2 << 20: "2 MiB",
-              64 << 20: "64 MiB", 1 << 30: "1 GiB"}
 KINDS = ("reg", "write_bw", "send_lat", "dma_map")
 CLOCKS = {"wall": "wall-clock time on the host (QEMU's clock follows the host)",
           "counted": "guest virtual time: executed instructions, not host time"}
 
 
 def size_name(n):
-    return SIZE_NAMES.get(n, f"{n} B")
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} B"
 
 
 def load(path):
@@ -67,6 +68,10 @@ def load(path):
                 add(label, int(size), "reg_us", int(reg_ns) / 1e3)
                 if dereg_ns:
                     add(label, int(size), "dereg_us", int(dereg_ns) / 1e3)
+                # How much of the buffer THP backed (reg_bench -p); older
+                # lines do not say.
+                if len(rest) > 6 and rest[6] not in ("", "-1"):
+                    add(label, int(size), "huge_kb", int(rest[6]))
             elif kind == "write_bw":
                 add("write_bw", 0, "MB/s", float(rest[1]))
             elif kind == "send_lat":
@@ -217,6 +222,110 @@ def section(r, sizes):
                   "attrs 0", "attrs 0x1000", 0)
 
 
+# The scale curves: (name, kernel, config, reg_bench label).
+SCALE_CURVES = (
+    ("nogate, success", "nogate", "direct", "scale-ok"),
+    ("patched, success", "patched", "direct", "scale-ok"),
+    ("patched, early refusal", "patched", "swiotlb", "scale-early"),
+    ("patched, late refusal", "patched", "swiotlb", "scale-late"),
+)
+PAGE = 4096
+
+
+def fit(points):
+    """Fit t = a + b * pages to (pages, t) by least squares on relative
+    residuals (weights 1/t²), so that 4 KiB weighs as much as 4 GiB in a
+    curve that spans six decades. Returns (a, b, worst relative residual),
+    or None for fewer than two points."""
+    pts = [(p, t) for p, t in points if t > 0]
+    if len(pts) < 2:
+        return None
+    w = [1 / t ** 2 for _p, t in pts]
+    sw = sum(w)
+    swp = sum(wi * p for wi, (p, _t) in zip(w, pts))
+    swpp = sum(wi * p * p for wi, (p, _t) in zip(w, pts))
+    swt = sum(wi * t for wi, (_p, t) in zip(w, pts))
+    swpt = sum(wi * p * t for wi, (p, t) in zip(w, pts))
+    det = sw * swpp - swp * swp
+    if not det:
+        return None
+    a = (swt * swpp - swp * swpt) / det
+    b = (sw * swpt - swp * swt) / det
+    worst = max(abs(a + b * p - t) / t for p, t in pts)
+    return a, b, worst
+
+
+def scale_section(r, s, mode, out_dir):
+    """The scale curves of one mode: medians per size, a fitted fixed cost
+    and cost per page for each curve, and how flat early refusal is. Writes
+    scale-MODE.dat for the plot and scale-MODE.csv; returns False when the
+    run has no scale curves."""
+    sizes = sorted({k[4] for k in s if k[0] == mode and k[3].startswith("scale-") and k[5] == "reg_us"})
+    if not sizes:
+        return False
+    med = {}
+    for name, kernel, config, label in SCALE_CURVES:
+        for size in sizes:
+            v = [x for _b, x in s.get((mode, kernel, config, label, size, "reg_us"), [])]
+            med[name, size] = statistics.median(v) if v else None
+            if not v:
+                r.missing.append(f"{mode}/{kernel}/{config}/{label}/{size}/reg_us")
+    r.md += ["", f"### Scale — ibv_reg_mr latency from {size_name(sizes[0])} to {size_name(sizes[-1])}, "
+             f"{mode} figures, µs (medians)", "",
+             "The baseline is the *nogate* kernel: stock 6.12's mapping code on test-mode rxe (stock rxe "
+             "never maps user memory for DMA, so a stock-kernel curve would measure no mapping at all).", "",
+             "| size | " + " | ".join(n for n, *_ in SCALE_CURVES) + " |",
+             "| ---: |" + " ---: |" * len(SCALE_CURVES)]
+    for size in sizes:
+        cells = [("missing" if med[n, size] is None else f"{med[n, size]:.1f}") for n, *_ in SCALE_CURVES]
+        r.md.append(f"| {size_name(size)} | " + " | ".join(cells) + " |")
+    r.md += ["", "Fitted by least squares on relative residuals: latency = fixed + per page × (size ÷ 4 KiB).", "",
+             "| curve | fixed, µs | per 4 KiB page, ns | largest deviation from the fit |",
+             "| --- | ---: | ---: | ---: |"]
+    fits = {}
+    for name, *_ in SCALE_CURVES:
+        f = fit([(size / PAGE, med[name, size]) for size in sizes if med[name, size] is not None])
+        fits[name] = f
+        r.md.append(f"| {name} | " + ("— | — | —" if f is None else
+                                     f"{f[0]:.1f} | {f[1] * 1e3 if abs(f[1]) >= 5e-6 else 0.0:.2f} | {f[2] * 100:.0f} %") + " |")
+    lo, hi = med["patched, early refusal", sizes[0]], med["patched, early refusal", sizes[-1]]
+    flat = hi / lo if lo and hi else None
+    r.md += ["", "Early refusal, " + size_name(sizes[-1]) + " ÷ " + size_name(sizes[0]) + ": " +
+             ("missing" if flat is None else f"**{flat:.2f}**") +
+             " (flat means no work per page: the refusal comes before anything is pinned)."]
+    with open(os.path.join(out_dir, f"scale-{mode}.dat"), "w") as f:
+        f.write(f"# {mode}: bytes " + " ".join(lbl.replace("scale-", f"{k}_") for _n, k, _c, lbl in SCALE_CURVES) + "\n")
+        for size in sizes:
+            f.write(f"{size} " + " ".join("NaN" if med[n, size] is None else f"{med[n, size]:.3f}"
+                                         for n, *_ in SCALE_CURVES) + "\n")
+    with open(os.path.join(out_dir, f"scale-{mode}.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["mode", "curve", "bytes", "median_us"])
+        for name, *_ in SCALE_CURVES:
+            for size in sizes:
+                w.writerow([mode, name, size, "" if med[name, size] is None else f"{med[name, size]:.3f}"])
+        w.writerow([])
+        w.writerow(["mode", "curve", "fixed_us", "per_page_ns", "worst_relative_residual"])
+        for name, *_ in SCALE_CURVES:
+            fi = fits[name]
+            w.writerow([mode, name] + (["", "", ""] if fi is None else
+                                       [f"{fi[0]:.3f}", f"{fi[1] * 1e3:.3f}", f"{fi[2]:.4f}"]))
+        w.writerow([mode, "early refusal largest/smallest", "", "", "" if flat is None else f"{flat:.4f}"])
+    return True
+
+
+def thp_note(s, mode):
+    """Which pages backed the registered buffers (reg_bench's huge_kb)."""
+    v = [(k, x) for k, pts in s.items() if k[0] == mode and k[5] == "huge_kb" for _b, x in pts]
+    if not v:
+        return "THP backing of the buffers: not recorded (an older reg_bench)."
+    huge = [(k, x) for k, x in v if x > 0]
+    if not huge:
+        return f"THP backing of the buffers: none; 4 KiB pages only in all {len(v)} samples."
+    return (f"THP backing of the buffers: huge pages in {len(huge)} of {len(v)} samples, "
+            f"up to {max(x for _k, x in huge)} kB.")
+
+
 def pairs(values, opt):
     out = {}
     for v in values:
@@ -246,6 +355,7 @@ def main():
 
     s = load(a.raw)
     r = Report(s)
+    os.makedirs(a.out, exist_ok=True)
     sizes = sorted({k[4] for k in s if k[3] in ("reg-ok", "refuse-early")})
     r.md += [f"## make bench: stock against patched (median [min–max] over {a.rounds} boots per kernel)",
              "", f"Goals are judged on the **{a.judge}** figures only.", "",
@@ -253,12 +363,15 @@ def main():
     r.md += [f"| {m} | {CLOCKS[m]} | {acc} |" for m, acc in modes.items()]
     if kernels:
         r.md += ["", "| kernel | configuration |", "| --- | --- |"]
-        r.md += [f"| {k} | {d} |" for k, d in kernels.items()]
+        r.md += [f"| {k} | {d} ([.config](config-{k})) |" for k, d in kernels.items()]
     # The judged mode first: it answers the question.
     for mode in sorted(modes, key=lambda m: m != a.judge):
         r.mode, r.accel, r.judged = mode, modes[mode], mode == a.judge
-        r.md += ["", f"## {mode}: {CLOCKS[mode]}", "", f"Accelerator: {modes[mode]}."]
+        r.md += ["", f"## {mode}: {CLOCKS[mode]}", "", f"Accelerator: {modes[mode]}. {thp_note(s, mode)}"]
         section(r, sizes)
+        if scale_section(r, s, mode, a.out):
+            r.md += ["", f"![ibv_reg_mr latency against size, {mode}](scale-{mode}.png)"]
+        r.md += ["", f"![B1 and B2 latency against size, {mode}](latency-{mode}.png)"]
 
     n = {k: len(v) for k, v in s.items()}
     j = a.judge
@@ -271,7 +384,6 @@ def main():
              "(1 ns each at icount shift 0), not what real hardware would take. Compare ratios, "
              "not absolute values. Raw samples: raw.csv."]
 
-    os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write("\n".join(r.md) + "\n")
     with open(os.path.join(a.out, "results.csv"), "w", newline="") as f:

@@ -4,11 +4,20 @@
 # this machine; results in build/bench/ (results.md, results.csv,
 # latency-MODE.png, raw.csv) and the Markdown tables on stdout.
 #
-#   ci/bench.sh [--reps N] [--rounds N] [--sizes LIST] [--modes LIST] [--kernels KIND]
+#   ci/bench.sh [--reps N] [--rounds N] [--sizes LIST] [--scale-sizes LIST]
+#               [--pages 4k|huge] [--modes LIST] [--kernels KIND]
 #
 #   --reps N      repetitions per measurement and boot, 5..50 (default 5)
 #   --rounds N    boots of each kernel for B1, B3 and B4, 1..10 (default 3)
 #   --sizes LIST  registration sizes for B1/B2 (default 4K,64K,2M,64M,1G)
+#   --scale-sizes LIST
+#                 sizes of the scale curves (default 4K to 4G in powers of
+#                 4; the guests get twice the largest in memory, at least 3G
+#                 and at most 16G, so the largest size is at most 8G); none
+#                 leaves them out
+#   --pages P     4k (default): buffers backed by 4 KiB pages only, so that
+#                 pinning costs the same per page whatever THP gives a boot;
+#                 huge: transparent huge pages where the kernel gives them
 #   --modes LIST  wall, counted or both (default wall,counted): how each
 #                 guest is timed; with both, every guest boots twice
 #   --kernels K   release (default) or debug: how the kernels are configured
@@ -42,11 +51,14 @@
 
 reps=${BENCH_REPS:-5} rounds=${BENCH_ROUNDS:-3} sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
 modes=${BENCH_MODES:-wall,counted} kernels=${BENCH_KERNELS:-release}
+scale_sizes=${BENCH_SCALE_SIZES:-4K,16K,64K,256K,1M,4M,16M,64M,256M,1G,4G} pages=${BENCH_PAGES:-4k}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--reps) reps=${2:-}; shift 2 || die "--reps needs a number" ;;
 	--rounds) rounds=${2:-}; shift 2 || die "--rounds needs a number" ;;
 	--sizes) sizes=${2:-}; shift 2 || die "--sizes needs a list" ;;
+	--scale-sizes) scale_sizes=${2:-}; shift 2 || die "--scale-sizes needs a list or none" ;;
+	--pages) pages=${2:-}; shift 2 || die "--pages needs 4k or huge" ;;
 	--modes) modes=${2:-}; shift 2 || die "--modes needs a list" ;;
 	--kernels) kernels=${2:-}; shift 2 || die "--kernels needs release or debug" ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
@@ -59,6 +71,23 @@ case $rounds in '' | *[!0-9]*) die "--rounds wants a number from 1 to 10, got '$
 [ "$rounds" -ge 1 ] && [ "$rounds" -le 10 ] || die "--rounds wants a number from 1 to 10, got '$rounds'"
 [[ $sizes =~ ^[0-9]+[KMG]?(,[0-9]+[KMG]?)*$ ]] ||
 	die "--sizes wants a comma-separated list like 4K,64K,2M, got '$sizes'"
+[ "$scale_sizes" = none ] || [[ $scale_sizes =~ ^[0-9]+[KMG]?(,[0-9]+[KMG]?)*$ ]] ||
+	die "--scale-sizes wants a comma-separated list like 4K,16K,64K, or none, got '$scale_sizes'"
+case $pages in 4k | huge) ;; *) die "--pages wants 4k or huge, got '$pages'" ;; esac
+# bytes SIZE: 4K, 2M, 1G or plain bytes as a number.
+bytes() {
+	local n=${1%[KMG]}
+	case $1 in *K) echo $((n << 10)) ;; *M) echo $((n << 20)) ;; *G) echo $((n << 30)) ;; *) echo "$n" ;; esac
+}
+# Guest memory for the scale guests: twice the largest size, 3G to 16G.
+scale_mem=3
+if [ "$scale_sizes" != none ]; then
+	big=0
+	for z in ${scale_sizes//,/ }; do [ "$(bytes "$z")" -le "$big" ] || big=$(bytes "$z"); done
+	scale_mem=$(((2 * big + (1 << 30) - 1) >> 30))
+	[ "$scale_mem" -ge 3 ] || scale_mem=3
+	[ "$scale_mem" -le 16 ] || die "--scale-sizes: the largest size must be at most 8G (guests get twice it, at most 16G)"
+fi
 case $modes in
 wall | counted | wall,counted | counted,wall) ;;
 *) die "--modes wants wall, counted or wall,counted, got '$modes'" ;;
@@ -118,6 +147,7 @@ build_programs() {
 # when the guest does (a workload that reported FAILED, a boot that never
 # finished) or left no results. Run by step: every command checks its own
 # status. A counted guest runs on one host thread, so it gets longer.
+# BOOT_MEM (default 3G) is the guest's memory.
 boot() {
 	local mode=$1 kernel=$3 config=$4 dir=$OUT/$1-$3-$4-r$2 rc=0 tmo=1800 opts
 	shift 4
@@ -126,8 +156,9 @@ boot() {
 	[ "$mode" = counted ] && tmo=3600
 	read -ra opts <<<"${mode_opts[$mode]}"
 	tests/vm/run-vm.sh --config "$config" "${opts[@]}" --no-rdma-core --kernel "$image" \
-		--out "$dir" --timeout "$tmo" --append "$append" --device pci-testdev -- \
-		env BENCH_BIN="$BIN" BENCH_REPS="$reps" BENCH_SIZES="$sizes" bench/guest-bench.sh "$@" || rc=$?
+		--out "$dir" --timeout "$tmo" --mem "${BOOT_MEM:-3G}" --append "$append" --device pci-testdev -- \
+		env BENCH_BIN="$BIN" BENCH_REPS="$reps" BENCH_SIZES="$sizes" BENCH_PAGES="$pages" \
+		BENCH_SCALE_SIZES="${scale_sizes/#none/}" bench/guest-bench.sh "$@" || rc=$?
 	[ $rc -eq 0 ] || { log "the $kernel/$config guest ($mode) failed (exit $rc); its output: $dir/output.ktap, $dir/console.log"; return 1; }
 	[ -s "$dir/bench.csv" ] || { log "no results from the $kernel/$config guest ($mode)"; return 1; }
 	sed "s/^/${dir##*/},$mode,$kernel,$config,/" "$dir/bench.csv" >>"$OUT/raw.csv" || return 1
@@ -171,9 +202,26 @@ done
 for m in "${mode_list[@]}"; do
 	step "B2: patched kernel, swiotlb, $m" boot "$m" 1 patched swiotlb reg-early reg-late
 done
+# The scale curves, once per kernel, in the judged mode only: sizes up to
+# gigabytes take minutes each under TCG.
+if [ "$scale_sizes" != none ]; then
+	export BOOT_MEM=${scale_mem}G
+	step "scale: nogate kernel, direct, $judge ($BOOT_MEM)" boot "$judge" s nogate direct scale-ok
+	step "scale: patched kernel, direct, $judge ($BOOT_MEM)" boot "$judge" s patched direct scale-ok
+	step "scale: patched kernel, swiotlb, $judge ($BOOT_MEM)" boot "$judge" s patched swiotlb scale-early scale-late
+	unset BOOT_MEM
+fi
 for m in "${mode_list[@]}"; do report_args+=(--mode "$m=${mode_accel[$m]}"); done
 step "report" python3 bench/report.py "$OUT/raw.csv" "$OUT" "${report_args[@]}"
 for m in "${mode_list[@]}"; do
 	step "plot ($m)" gnuplot -e "dat='$OUT/latency-$m.dat'; png='$OUT/latency-$m.png'; clock='$m: ${mode_accel[$m]}'" bench/latency.gp
+	[ ! -f "$OUT/scale-$m.dat" ] ||
+		step "scale plot ($m)" gnuplot -e "dat='$OUT/scale-$m.dat'; png='$OUT/scale-$m.png'; clock='$m: ${mode_accel[$m]}'" bench/scale.gp
 done
-log "bench results: $OUT/results.md, results.csv, latency-{${modes}}.png, raw.csv"
+# The page a person reads: results.md with the plots inside, and each
+# kernel's .config beside it.
+for k in patched nogate stock; do cp "$(kbuild "$k")/.config" "$OUT/config-$k"; done
+step "report page" pandoc --standalone --self-contained --resource-path="$OUT" \
+	--metadata title="make bench: what the coherent-DMA gate costs" \
+	-o "$OUT/report.html" "$OUT/results.md"
+log "bench results: $OUT/report.html (results.md, results.csv, latency-*.png, scale-*.png, config-*, raw.csv)"
