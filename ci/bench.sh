@@ -222,6 +222,6 @@ done
 # kernel's .config beside it.
 for k in patched nogate stock; do cp "$(kbuild "$k")/.config" "$OUT/config-$k"; done
 step "report page" pandoc --standalone --self-contained --resource-path="$OUT" \
-	--metadata title="make bench: what the coherent-DMA gate costs" \
+	--css "$TOP/bench/report.css" --metadata title="make bench" \
 	-o "$OUT/report.html" "$OUT/results.md"
 log "bench results: $OUT/report.html (results.md, results.csv, latency-*.png, scale-*.png, config-*, raw.csv)"
