@@ -15,7 +15,10 @@
 #                    config plus kernel/configs/variants/release.config (no
 #                    lockdep, kmemleak, dma-debug, fault injection or KASAN)
 #                    instead of the debug fragments   -> build/kbuild-release
-#                    (patched), build/kbuild-release-stock, -nogate
+#                    (patched), build/kbuild-release-stock, -nogate; its
+#                    modules trimmed by make localmodconfig to
+#                    kernel/configs/variants/release.modules
+#                    (RELEASE_MODULES=all keeps all of Debian's)
 # --src DIR:         any other tree (a developer worktree)
 # --arch arm64:      cross-compile the same tree and variant for arm64 (Debian's
 #                    gcc-aarch64-linux-gnu), with kernel/configs/arch/arm64.config
@@ -138,9 +141,14 @@ MK=(make -s -C "$src" O="$out" "${kmake[@]}" CC="ccache $cc" HOSTCC="ccache gcc"
 
 # The configuration starts from allnoconfig plus every fragment, or for
 # --release from Debian's configuration plus the release fragment alone.
+mods=$TOP/kernel/configs/variants/release.modules
+release_modules=${RELEASE_MODULES:-trim}
 if [ -n "$base_cfg" ]; then
+	case $release_modules in trim | all) ;; *) die "RELEASE_MODULES wants trim or all, got '$release_modules'" ;; esac
+	[ -f "$mods" ] || die "$mods missing"
 	frags=("$TOP/kernel/configs/variants/release.config")
-	want=$({ xz -dc "$base_cfg"; cat "${frags[@]}"; } | sha256sum | cut -d' ' -f1)
+	want=$({ xz -dc "$base_cfg"; cat "${frags[@]}"; echo "modules: $release_modules"
+		[ "$release_modules" = all ] || cat "$mods"; } | sha256sum | cut -d' ' -f1)
 else
 	frags=("$TOP"/kernel/configs/*.config "${extra[@]}")
 	want=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
@@ -195,8 +203,15 @@ merge_fragments() {
 if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config-frags" 2>/dev/null)" != "$want" ] ||
 	! config_matches "$out" "${frags[@]}" 2>/dev/null; then
 	if [ -n "$base_cfg" ]; then
-		log "configuring $variant kernel from Debian's cloud-amd64 configuration and ${frags[*]#"$TOP"/}"
+		log "configuring $variant kernel from Debian's cloud-amd64 configuration and ${frags[*]#"$TOP"/}, modules: $release_modules"
 		xz -dc "$base_cfg" >"$out/.config"
+		if [ "$release_modules" = trim ]; then
+			# localmodconfig reads an lsmod listing: keep these modules
+			# (and what they need), switch every other one off.
+			awk 'BEGIN {print "Module Size Used by"} /^[a-z0-9_]+$/ {print $1, 0, 0}' "$mods" >"$out/release.lsmod"
+			"${MK[@]}" LSMOD="$out/release.lsmod" localmodconfig </dev/null >"$out/localmodconfig.log" 2>&1 ||
+				die "make localmodconfig failed; see $out/localmodconfig.log"
+		fi
 	else
 		log "configuring $variant $arch kernel from ${#frags[@]} fragments"
 		"${MK[@]}" allnoconfig >/dev/null
