@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make bench: what the coherent-DMA gate costs where DMA is coherent, and what
 # early refusal saves where it is not. Stock against patched, in one run, on
-# this machine; results in build/bench/ (results.md, results.csv,
-# latency-MODE.png, raw.csv) and the Markdown tables on stdout.
+# this machine; results in build/bench/ (report.html to read; results.md,
+# results.csv, latency-MODE.png, scale-MODE.png, raw.csv) and the Markdown
+# tables on stdout.
 #
 #   ci/bench.sh [--reps N] [--rounds N] [--sizes LIST] [--scale-sizes LIST]
 #               [--pages 4k|huge] [--modes LIST] [--kernels KIND]
