@@ -60,22 +60,37 @@ need_cmd() {
 # the number of objects it has written under DIR so far, so that a kernel
 # build of many minutes is not silent. Returns CMD's status.
 with_progress() {
-	local what=$1 dir=$2 out=$3 every=${PROGRESS_EVERY:-120} pid rc=0 s0=$SECONDS next stamp
+	local what=$1 dir=$2 out=$3 every=${PROGRESS_EVERY:-120} rc=0 s0=$SECONDS next
 	shift 3
 	case $every in '' | *[!0-9]* | 0) die "PROGRESS_EVERY wants a number of seconds, got '$every'" ;; esac
-	stamp=$(mktemp) || return 1
+	_wp_stamp=$(mktemp) || return 1
+	_wp_traps=$(trap -p INT TERM)
 	"$@" >"$out" 2>&1 &
-	pid=$!
+	_wp_pid=$!
+	# A command run in the background of a script ignores SIGINT, so
+	# Ctrl-C would leave it building: stop it (make stops its jobs on
+	# SIGTERM) and exit as the signal would have (EXIT traps still run).
+	trap '_wp_stop 130' INT
+	trap '_wp_stop 143' TERM
 	next=$every
-	while kill -0 "$pid" 2>/dev/null; do
+	while kill -0 "$_wp_pid" 2>/dev/null; do
 		sleep 1
 		[ $((SECONDS - s0)) -ge "$next" ] || continue
 		next=$((next + every))
-		log "$what: $((SECONDS - s0))s, $(find "$dir" -name '*.o' -newer "$stamp" 2>/dev/null | wc -l) objects written so far"
+		log "$what: $((SECONDS - s0))s, $(find "$dir" -name '*.o' -newer "$_wp_stamp" 2>/dev/null | wc -l) objects written so far"
 	done
-	wait "$pid" || rc=$?
-	rm -f "$stamp"
+	wait "$_wp_pid" || rc=$?
+	trap - INT TERM
+	eval "$_wp_traps"
+	rm -f "$_wp_stamp"
 	return "$rc"
+}
+
+_wp_stop() {
+	kill -TERM "$_wp_pid" 2>/dev/null
+	wait "$_wp_pid" 2>/dev/null
+	rm -f "$_wp_stamp"
+	exit "$1"
 }
 
 # Sequence kernel builds: two on 2 cores at once only slows both down. The
