@@ -299,17 +299,22 @@ if [ $full -eq 1 ] && [ -z "$suites" ]; then
 		return $r
 	}
 	debian_series 2>&1 | tee "$BUILD/check-debian-series.log" | sed -u 's/^/[debian-series] /' || rc=1
-	# Its guests print their own closing lines; only its total counts here.
-	"$TOP/ci/check-compat.sh" 2>&1 | tee "$BUILD/compat-all.log" | sed -u 's/^/[compat] /' || rc=1
-	grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$BUILD/compat-all.log" | tail -1 \
-		>"$BUILD/check-compat.log"
-
+	# tier NAME CMD...: a tier whose guests print their own closing lines;
+	# only its total (the last one) counts here, and a run that ended
+	# before printing any counts as one failure.
+	tier() {
+		local name=$1 r=0
+		shift
+		"$@" 2>&1 | tee "$BUILD/$name-all.log" | sed -u "s/^/[$name] /" || r=1
+		grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$BUILD/$name-all.log" | tail -1 \
+			>"$BUILD/check-$name.log"
+		[ -s "$BUILD/check-$name.log" ] || echo "0 passed, 1 failed, 0 skipped" >"$BUILD/check-$name.log"
+		return $r
+	}
+	tier compat "$TOP/ci/check-compat.sh" || rc=1
 	# make deb: Debian's cloud-amd64 configuration built as packages and
-	# booted (ci/deb.sh); its guests' closing line counts here.
-	"$TOP/ci/deb.sh" 2>&1 | tee "$BUILD/deb-all.log" | sed -u 's/^/[deb] /' || rc=1
-	grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$BUILD/deb-all.log" | tail -1 \
-		>"$BUILD/check-deb.log"
-	[ -s "$BUILD/check-deb.log" ] || echo "0 passed, 1 failed, 0 skipped" >"$BUILD/check-deb.log"
+	# booted.
+	tier deb "$TOP/ci/deb.sh" || rc=1
 
 	mutants() {
 		local r=0
