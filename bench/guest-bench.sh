@@ -11,11 +11,15 @@
 #                the same three over BENCH_SCALE_SIZES (the scale curves)
 #   perftest     ib_write_bw and ib_send_lat on stock rxe             (B3)
 #   dmamap       dma_map_benchmark, attributes 0 and REQUIRE_COHERENT (B4)
+#   profile      one BENCH_PROFILE_SIZE registration under function_graph:
+#                time per callee of ib_umem_get and ib_umem_release, three
+#                levels deep (where two kernels' registrations differ)
 #
 # Environment: BENCH_REPS (default 5), BENCH_SIZES (default
 # 4K,64K,2M,64M,1G), BENCH_SCALE_SIZES (default 4K to 1G in powers of 4),
 # BENCH_PAGES (4k or huge: reg_bench -p, default 4k), BENCH_BIN (directory
-# with reg_bench and dma_map_benchmark), BENCH_DMAMAP_SECONDS (default 3).
+# with reg_bench and dma_map_benchmark), BENCH_DMAMAP_SECONDS (default 3),
+# BENCH_PROFILE_SIZE (default 64M).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 TESTS_DIR=$here/../tests
@@ -28,6 +32,7 @@ scale_sizes=${BENCH_SCALE_SIZES:-4K,16K,64K,256K,1M,4M,16M,64M,256M,1G}
 pages=${BENCH_PAGES:-4k}
 bin=${BENCH_BIN:?BENCH_BIN is not set}
 dmamap_s=${BENCH_DMAMAP_SECONDS:-3}
+profile_size=${BENCH_PROFILE_SIZE:-64M}
 csv=/tmp/bench.csv
 : >"$csv"
 rc=0
@@ -144,6 +149,74 @@ w_dmamap() {
 	done
 }
 
+# graph_sum SIZE: function_graph output (funcgraph-tail on) on stdin; one line
+#   prof,<SIZE>,<root>,<depth>,<function>,<calls>,<total_ns>
+# per function and depth under each root (ib_umem_get, ib_umem_release),
+# depth 0 being the root itself. Durations print as microseconds, with
+# fewer decimals as they grow; a call without a duration (cut off by the
+# end of the trace) is not counted.
+graph_sum() {
+	awk -v size="$1" '
+	{
+		i = index($0, "|")
+		if (!i) next
+		pre = substr($0, 1, i - 1)
+		body = substr($0, i + 1)
+		match(body, /^ */)
+		depth = RLENGTH / 2 - 1
+		body = substr(body, RLENGTH + 1)
+		name = ""
+		if (body ~ /^} \/\* /) {
+			name = body; sub(/^} \/\* /, "", name); sub(/ \*\/.*$/, "", name)
+		} else if (body ~ /\(\);$/) {
+			name = body; sub(/\(\);$/, "", name)
+		} else if (body ~ /\) \{$/ && depth == 0) {
+			root = body; sub(/\(.*$/, "", root); sub(/ \[.*$/, "", root)
+			next
+		}
+		if (name == "" || root == "" || !match(pre, /[0-9]+(\.[0-9]+)? us/)) next
+		sub(/ \[.*$/, "", name)
+		k = root "," depth "," name
+		n[k]++
+		t[k] += substr(pre, RSTART, RLENGTH - 3) * 1000
+	}
+	END { for (k in n) printf "prof,%s,%s,%d,%.0f\n", size, k, n[k], t[k] }'
+}
+
+# One registration and deregistration of BENCH_PROFILE_SIZE (after
+# reg_bench's untimed warm-up) with function_graph on, three levels below
+# ib_umem_get and ib_umem_release, interrupts left out. Tracing slows every
+# traced call alike on every kernel; compare kernels, not absolute values.
+w_profile() {
+	local t=/sys/kernel/tracing f
+	testmode_dev || return 1
+	[ -e $t/current_tracer ] || mount -t tracefs nodev $t 2>/dev/null
+	grep -qw function_graph $t/available_tracers 2>/dev/null ||
+		{ bad "no function_graph tracer (CONFIG_FUNCTION_GRAPH_TRACER)"; return 1; }
+	say "profile: function_graph under ib_umem_get and ib_umem_release, 3 levels, one $profile_size registration on $TM_DEV"
+	echo 0 >$t/tracing_on
+	echo nop >$t/current_tracer
+	for f in ib_umem_get ib_umem_release; do
+		echo "$f" >>$t/set_graph_function || { bad "cannot trace $f"; return 1; }
+	done
+	echo 3 >$t/max_graph_depth
+	echo 1 >$t/options/funcgraph-tail
+	echo 0 >$t/options/funcgraph-irqs
+	echo 8192 >$t/buffer_size_kb
+	echo >$t/trace
+	echo function_graph >$t/current_tracer
+	echo 1 >$t/tracing_on
+	taskset -c 1 "$bin/reg_bench" -d "$TM_DEV" -s "$profile_size" -r 1 -x ok -p "$pages" -l profile >/dev/null ||
+		bad "reg_bench (profile) exited non-zero"
+	echo 0 >$t/tracing_on
+	cp $t/trace /tmp/profile.trace
+	graph_sum "$profile_size" </tmp/profile.trace >>"$csv"
+	grep -q "^prof,$profile_size,ib_umem_get,0,ib_umem_get," "$csv" || bad "no ib_umem_get in the function_graph trace"
+	echo nop >$t/current_tracer
+	echo >$t/set_graph_function
+	echo 0 >$t/max_graph_depth
+}
+
 for w in "$@"; do
 	t0=$(date +%s)
 	case "$w" in
@@ -155,10 +228,13 @@ for w in "$@"; do
 	scale-late) late scale-late "$scale_sizes" ;;
 	perftest) w_perftest ;;
 	dmamap) w_dmamap ;;
+	profile) w_profile ;;
 	*) bad "unknown workload '$w'" ;;
 	esac
 	say "$w done in $(($(date +%s) - t0))s"
 done
 cat "$csv"
 cp "$csv" /run/results/bench.csv || bad "cannot write /run/results/bench.csv"
+# The profiled trace itself, to read the call tree the sums come from.
+[ ! -f /tmp/profile.trace ] || cp /tmp/profile.trace /run/results/ || bad "cannot write /run/results/profile.trace"
 exit $rc

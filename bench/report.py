@@ -11,6 +11,7 @@ bench/guest-bench.sh wrote:
     write_bw,<rep>,<MB/s>
     send_lat,<rep>,<typical_us>,<p99_us>
     dma_map,<attrs>,<rep>,<map_ns>,<unmap_ns>
+    prof,<size>,<root>,<depth>,<function>,<calls>,<total_ns>
 
 <mode> says which clock a guest's times come from, and each --mode names
 one and the accelerator that produced it: "wall" (host time passing under
@@ -35,7 +36,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-KINDS = ("reg", "write_bw", "send_lat", "dma_map")
+KINDS = ("reg", "write_bw", "send_lat", "dma_map", "prof")
 CLOCKS = {"wall": "wall-clock time on the host (QEMU's clock follows the host)",
           "counted": "guest virtual time: executed instructions, not host time"}
 
@@ -81,7 +82,19 @@ def load(path):
                 attrs, _rep, map_ns, unmap_ns = rest
                 add("dma_map " + attrs, 0, "map_ns", int(map_ns))
                 add("dma_map " + attrs, 0, "unmap_ns", int(unmap_ns))
+            elif kind == "prof":
+                # One function_graph profile (guest-bench's profile
+                # workload): what its depth and function add up to.
+                size, root, depth, func, calls, total_ns = rest
+                add("prof", parse_size(size), "calls", (root, int(depth), func, int(calls)))
+                add("prof", parse_size(size), "ns", (root, int(depth), func, int(total_ns)))
     return samples
+
+
+def parse_size(text):
+    """4K, 64M, 1G or plain bytes."""
+    shift = {"K": 10, "M": 20, "G": 30}.get(text[-1:], 0)
+    return int(text[:-1] if shift else text) << shift
 
 
 def by_boot(pairs):
@@ -314,6 +327,62 @@ def scale_section(r, s, mode, out_dir):
     return True
 
 
+def profile_section(r, s, mode):
+    """Where one registration's time goes on the nogate and the patched
+    kernel: function_graph sums per callee of ib_umem_get and
+    ib_umem_release, per call of the root. Returns False when the run has
+    no profile in this mode."""
+    keys = {k for k in s if k[0] == mode and k[3] == "prof" and k[5] == "ns"}
+    sizes = sorted({k[4] for k in keys})
+    if not sizes:
+        return False
+    size = sizes[-1]
+    per = {}      # (kernel, root, depth, func) -> (µs per root call, calls per root call)
+    for kernel in ("nogate", "patched"):
+        ns = s.get((mode, kernel, "direct", "prof", size, "ns"), [])
+        calls = {(root, d, f): c for _b, (root, d, f, c) in s.get((mode, kernel, "direct", "prof", size, "calls"), [])}
+        roots = {root: calls[root, 0, f] for (root, d, f) in calls if d == 0 and f == root}
+        if not ns or not roots:
+            r.missing.append(f"{mode}/{kernel}/direct/prof/{size}")
+            continue
+        for _b, (root, d, f, t) in ns:
+            if root in roots:
+                per[kernel, root, d, f] = (t / roots[root] / 1e3, calls[root, d, f] / roots[root])
+    funcs = sorted({k[1:] for k in per}, key=lambda k: (k[0] != "ib_umem_get", k[1],
+                   -max(per.get((kn, *k), (0, 0))[0] for kn in ("nogate", "patched"))))
+    r.md += ["", f"### Where a {size_name(size)} registration spends its time — {mode} figures", "",
+             "function_graph under ib_umem_get (ibv_reg_mr) and ib_umem_release (ibv_dereg_mr), three "
+             "levels deep, interrupts left out; one registration after an untimed warm-up, on each kernel. "
+             "µs per call of the root, and calls per call of the root. Tracing slows every traced "
+             "call, alike on both kernels: compare the kernels, not these values with B1. "
+             "Only functions that take at least 1 % of their root on either kernel are listed.", "",
+             "| function | depth | nogate, µs | patched, µs | patched − nogate, µs | calls (nogate / patched) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for root, d, f in funcs:
+        a, b = per.get(("nogate", root, d, f)), per.get(("patched", root, d, f))
+        tot = max(per.get((kn, root, 0, root), (0, 0))[0] for kn in ("nogate", "patched"))
+        if d and max(x[0] for x in (a, b) if x) < 0.01 * tot:
+            continue
+        name = ("&nbsp;&nbsp;" * d) + ("**" + f + "**" if d == 0 else f)
+
+        def cell(x, i, fmt):
+            return "—" if x is None else format(x[i], fmt)
+        diff = "—" if a is None or b is None else f"{b[0] - a[0]:+.1f}"
+        r.md.append(f"| {name} | {d} | {cell(a, 0, '.1f')} | {cell(b, 0, '.1f')} | {diff} | "
+                    f"{cell(a, 1, 'g')} / {cell(b, 1, 'g')} |")
+    # What only one kernel calls is a difference in code, however small.
+    for kernel, other in (("nogate", "patched"), ("patched", "nogate")):
+        only = [f"{f} {per[kernel, root, d, f][0]:.1f} µs" for root, d, f in funcs
+                if (kernel, root, d, f) in per and (other, root, d, f) not in per]
+        if only and any(k[0] == other for k in per):
+            r.md += ["", f"Callees only {kernel} calls: " + ", ".join(only) + "."]
+    for root in ("ib_umem_get", "ib_umem_release"):
+        a, b = per.get(("nogate", root, 0, root)), per.get(("patched", root, 0, root))
+        if a and b and a[0]:
+            r.md += ["", f"{root}: patched ÷ nogate = **{b[0] / a[0]:.3f}** under tracing."]
+    return True
+
+
 def thp_note(s, mode):
     """Which pages backed the registered buffers (reg_bench's huge_kb)."""
     v = [(k, x) for k, pts in s.items() if k[0] == mode and k[5] == "huge_kb" for _b, x in pts]
@@ -371,6 +440,7 @@ def main():
         section(r, sizes)
         if scale_section(r, s, mode, a.out):
             r.md += ["", f"![ibv_reg_mr latency against size, {mode}](scale-{mode}.png)"]
+        profile_section(r, s, mode)
         r.md += ["", f"![B1 and B2 latency against size, {mode}](latency-{mode}.png)"]
 
     n = {k: len(v) for k, v in s.items()}
