@@ -36,18 +36,19 @@
 # Each round boots, under TCG:
 #   nogate  direct   B1 baseline
 #   patched direct   B1, B3, B4
-# (the first round's judged nogate and patched guests then profile one
-# 64 MiB registration with function_graph: where the two kernels' time
-# goes, callee by callee)
 #   stock   direct   B3 baseline
 # in alternating order, and once at the end:
 #   patched swiotlb  B2 (early, then late refusal)
-# Each of these guests boots once per mode:
+# The first round's judged nogate and patched guests then profile one
+# 64 MiB registration with function_graph: where the two kernels' time
+# goes, callee by callee. Each of these guests boots once per mode:
 #   wall     ordinary multi-threaded TCG; times are host time passing, and
-#            one boot can be 2x faster than the next for the same kernel
+#            one boot can be 2x faster than the next for the same kernel;
+#            these guests run first, one at a time, alone on the host
 #   counted  single-threaded TCG counting instructions (run-vm.sh --icount
 #            0: -icount shift=0,sleep=off); times are guest virtual time,
-#            1 ns per executed instruction, which host load does not move
+#            1 ns per executed instruction, which host load does not move;
+#            so these run two at a time (on a host with 2 CPUs or more)
 # Every figure pools the samples of all rounds of its mode; the goals are
 # judged on the counted figures (on wall only when counted is not run), and
 # results.csv names the mode and accelerator of every row.
@@ -147,7 +148,8 @@ build_programs() {
 }
 
 # boot MODE ROUND KERNEL CONFIG WORKLOAD...: one guest; its CSV lines,
-# prefixed with "<boot>,MODE,KERNEL,CONFIG,", are appended to raw.csv. Fails
+# prefixed with "<boot>,MODE,KERNEL,CONFIG,", go to raw.part in its
+# directory, which is listed in $OUT/boots (collect makes raw.csv). Fails
 # when the guest does (a workload that reported FAILED, a boot that never
 # finished) or left no results. Run by step: every command checks its own
 # status. A counted guest runs on one host thread, so it gets longer.
@@ -158,6 +160,8 @@ boot() {
 	local image
 	image=$(kbuild "$kernel")/arch/x86/boot/bzImage
 	[ "$mode" = counted ] && tmo=3600
+	rm -rf "$dir"
+	echo "$dir" >>"$OUT/boots" || return 1
 	read -ra opts <<<"${mode_opts[$mode]}"
 	tests/vm/run-vm.sh --config "$config" "${opts[@]}" --no-rdma-core --kernel "$image" \
 		--out "$dir" --timeout "$tmo" --mem "${BOOT_MEM:-3G}" --append "$append" --device pci-testdev -- \
@@ -165,7 +169,46 @@ boot() {
 		BENCH_SCALE_SIZES="${scale_sizes/#none/}" bench/guest-bench.sh "$@" || rc=$?
 	[ $rc -eq 0 ] || { log "the $kernel/$config guest ($mode) failed (exit $rc); its output: $dir/output.ktap, $dir/console.log"; return 1; }
 	[ -s "$dir/bench.csv" ] || { log "no results from the $kernel/$config guest ($mode)"; return 1; }
-	sed "s/^/${dir##*/},$mode,$kernel,$config,/" "$dir/bench.csv" >>"$OUT/raw.csv" || return 1
+	sed "s/^/${dir##*/},$mode,$kernel,$config,/" "$dir/bench.csv" >"$dir/raw.part" || return 1
+}
+
+# collect: raw.csv from the guests of this run, in the order they started
+# (also on the way out after a failure, so that it keeps what was
+# measured).
+collect() {
+	local d
+	[ -f "$OUT/boots" ] || return 0
+	while IFS= read -r d; do
+		[ ! -f "$d/raw.part" ] || cat "$d/raw.part"
+	done <"$OUT/boots" >"$OUT/raw.csv"
+}
+
+# A counted guest's times are instructions it executed, which another
+# guest on the host's other thread does not change; so counted guests run
+# two at a time (one per host CPU, at most two), and wall guests run alone
+# before any of them. run_counted STEPNAME CMD... starts one as a step in
+# the background once a slot is free; counted_wait waits for all. A failed
+# guest (named by its step's log line) stops new ones from starting: the
+# one still running finishes, and run_counted or counted_wait fails.
+par=$(nproc)
+[ "$par" -le 2 ] || par=2
+pids=() counted_failed=0
+reap_one() {
+	local done_pid p keep=()
+	wait -n -p done_pid "${pids[@]}" || counted_failed=1
+	for p in "${pids[@]}"; do [ "$p" = "$done_pid" ] || keep+=("$p"); done
+	pids=("${keep[@]}")
+}
+run_counted() {
+	while [ ${#pids[@]} -ge "$par" ]; do reap_one; done
+	# After a failure, let the guest still running finish, then stop.
+	[ "$counted_failed" -eq 0 ] || { counted_wait; return 1; }
+	step "$@" &
+	pids+=($!)
+}
+counted_wait() {
+	while [ ${#pids[@]} -gt 0 ]; do reap_one; done
+	[ "$counted_failed" -eq 0 ] || { log "a counted guest failed (its step is named above)"; return 1; }
 }
 
 cd "$TOP"
@@ -178,7 +221,8 @@ for k in patched nogate stock; do
 done
 step "bench programs" build_programs
 mkdir -p "$OUT"
-rm -rf "$OUT"/{raw.csv,results.md,results.csv} "$OUT"/latency* "$OUT"/*-r[0-9]*
+rm -rf "$OUT"/{raw.csv,boots,results.md,results.csv} "$OUT"/latency* "$OUT"/scale-* "$OUT"/*-r[0-9s]*
+trap collect EXIT
 # Which configuration each kernel was built from, by the hash of its .config.
 report_args=(--rounds "$rounds" --judge "$judge")
 for k in patched nogate stock; do
@@ -188,37 +232,45 @@ for k in patched nogate stock; do
 done
 log "bench: $kernels kernels, $rounds rounds, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
 # The first failed step stops the run (set -e), named by step's log line;
-# raw.csv keeps what was measured until then.
-for r in $(seq "$rounds"); do
-	# Alternate the order, so that neither kernel always boots first.
-	order=(nogate patched stock)
-	[ $((r % 2)) -eq 0 ] && order=(stock patched nogate)
-	for k in "${order[@]}"; do
-		for m in "${mode_list[@]}"; do
-			# The first round's judged guests end with a function_graph
-			# profile of one 64 MiB registration, after everything timed.
-			prof=()
-			[ "$r" = 1 ] && [ "$m" = "$judge" ] && prof=(profile)
+# raw.csv keeps what was measured until then. Wall guests first, alone on
+# the host; then the counted ones, two at a time.
+# guest MODE STEPNAME BOOTARGS...: one guest as a step, run as its mode needs.
+guest() {
+	local m=$1
+	shift
+	if [ "$m" = counted ]; then run_counted "$@"; else step "$@"; fi
+}
+for m in wall counted; do
+	[[ ,$modes, == *,$m,* ]] || continue
+	for r in $(seq "$rounds"); do
+		# Alternate the order, so that neither kernel always boots first.
+		order=(nogate patched stock)
+		[ $((r % 2)) -eq 0 ] && order=(stock patched nogate)
+		# The first round's judged guests end with a function_graph
+		# profile of one 64 MiB registration, after everything timed.
+		prof=()
+		[ "$r" = 1 ] && [ "$m" = "$judge" ] && prof=(profile)
+		for k in "${order[@]}"; do
 			case $k in
-			nogate) step "round $r/$rounds, B1 baseline: nogate kernel, direct, $m" boot "$m" "$r" nogate direct reg-ok "${prof[@]}" ;;
-			patched) step "round $r/$rounds, B1 B3 B4: patched kernel, direct, $m" boot "$m" "$r" patched direct reg-ok perftest dmamap "${prof[@]}" ;;
-			stock) step "round $r/$rounds, B3 baseline: stock kernel, direct, $m" boot "$m" "$r" stock direct perftest ;;
+			nogate) guest "$m" "round $r/$rounds, B1 baseline: nogate kernel, direct, $m" boot "$m" "$r" nogate direct reg-ok "${prof[@]}" ;;
+			patched) guest "$m" "round $r/$rounds, B1 B3 B4: patched kernel, direct, $m" boot "$m" "$r" patched direct reg-ok perftest dmamap "${prof[@]}" ;;
+			stock) guest "$m" "round $r/$rounds, B3 baseline: stock kernel, direct, $m" boot "$m" "$r" stock direct perftest ;;
 			esac
 		done
 	done
+	guest "$m" "B2: patched kernel, swiotlb, $m" boot "$m" 1 patched swiotlb reg-early reg-late
+	# The scale curves, once per kernel, in the judged mode only: sizes up
+	# to gigabytes take minutes each under TCG.
+	if [ "$scale_sizes" != none ] && [ "$m" = "$judge" ]; then
+		export BOOT_MEM=${scale_mem}G
+		guest "$m" "scale: nogate kernel, direct, $m ($BOOT_MEM)" boot "$m" s nogate direct scale-ok
+		guest "$m" "scale: patched kernel, direct, $m ($BOOT_MEM)" boot "$m" s patched direct scale-ok
+		guest "$m" "scale: patched kernel, swiotlb, $m ($BOOT_MEM)" boot "$m" s patched swiotlb scale-early scale-late
+		unset BOOT_MEM
+	fi
+	[ "$m" != counted ] || step "counted guests" counted_wait
 done
-for m in "${mode_list[@]}"; do
-	step "B2: patched kernel, swiotlb, $m" boot "$m" 1 patched swiotlb reg-early reg-late
-done
-# The scale curves, once per kernel, in the judged mode only: sizes up to
-# gigabytes take minutes each under TCG.
-if [ "$scale_sizes" != none ]; then
-	export BOOT_MEM=${scale_mem}G
-	step "scale: nogate kernel, direct, $judge ($BOOT_MEM)" boot "$judge" s nogate direct scale-ok
-	step "scale: patched kernel, direct, $judge ($BOOT_MEM)" boot "$judge" s patched direct scale-ok
-	step "scale: patched kernel, swiotlb, $judge ($BOOT_MEM)" boot "$judge" s patched swiotlb scale-early scale-late
-	unset BOOT_MEM
-fi
+collect
 for m in "${mode_list[@]}"; do report_args+=(--mode "$m=${mode_accel[$m]}"); done
 step "report" python3 bench/report.py "$OUT/raw.csv" "$OUT" "${report_args[@]}"
 for m in "${mode_list[@]}"; do
