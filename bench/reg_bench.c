@@ -3,7 +3,7 @@
  * reg_bench: time ibv_reg_mr and ibv_dereg_mr, or a refused ibv_reg_mr, for
  * a list of sizes. One CSV line per repetition on stdout:
  *
- *   reg,<label>,<bytes>,<rep>,<reg_ns>,<dereg_ns>,<iterations>,<huge_kb>
+ *   reg,<label>,<bytes>,<rep>,<reg_ns>,<dereg_ns>,<iterations>,<huge_kb>,<runs>
  *
  * A repetition is the mean of enough back-to-back registrations to last at
  * least -m milliseconds (one for large sizes, hundreds for 4 KiB), so that
@@ -20,6 +20,13 @@
  * huge_kb is how much of the buffer THP backed (AnonHugePages in
  * /proc/self/smaps_rollup, read after faulting it in; one buffer is alive
  * at a time), so every line says which case it measured.
+ *
+ * runs is how many physically contiguous runs the buffer's pages form
+ * (from /proc/self/pagemap, which gives page frame numbers to root only;
+ * -1 when it cannot be read): the number of scatterlist segments the
+ * kernel builds for it before splitting long ones. The cost of mapping
+ * and of walking the pages' metadata follows it, and it changes from one
+ * buffer to the next as the page allocator hands out pages.
  *
  *   reg_bench -d DEV -s 4K,64K,2M -r 5 [-m MS] [-x ok|refused] [-p 4k|huge] [-l LABEL]
  */
@@ -125,6 +132,46 @@ static long huge_kb(void)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/*
+ * How many runs of physically consecutive pages back buf, or -1 when the
+ * page frame numbers cannot be read (not root, or no pagemap).
+ */
+static long phys_runs(void *buf, size_t len)
+{
+	size_t pages = len / 4096, i, n;
+	uint64_t ent[512], prev = 0;
+	long runs = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/pagemap", "r");
+	if (!f)
+		return -1;
+	if (fseeko(f, (off_t)((uintptr_t)buf / 4096) * 8, SEEK_SET))
+		goto err;
+	for (i = 0; i < pages; i += n) {
+		size_t j;
+
+		n = pages - i < 512 ? pages - i : 512;
+		if (fread(ent, 8, n, f) != n)
+			goto err;
+		for (j = 0; j < n; j++) {
+			/* bit 63: present; bits 0-54: the frame, 0 if hidden */
+			uint64_t pfn = ent[j] & ((1ull << 55) - 1);
+
+			if (!(ent[j] >> 63) || !pfn)
+				goto err;
+			if (i + j == 0 || pfn != prev + 1)
+				runs++;
+			prev = pfn;
+		}
+	}
+	fclose(f);
+	return runs;
+err:
+	fclose(f);
+	return -1;
 }
 
 /* One timed registration; returns 0 when it behaved as expected. */
@@ -251,7 +298,7 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < nsizes && !rc; i++) {
 		uint64_t reg_ns, dereg_ns = 0, sum_reg, sum_dereg;
-		long iters = 0, k, hkb = -1;
+		long iters = 0, k, hkb = -1, runs = -1;
 		void *buf;
 
 		buf = NULL;
@@ -270,6 +317,7 @@ int main(int argc, char **argv)
 					break;
 				}
 				hkb = huge_kb();
+				runs = phys_runs(buf, sizes[i]);
 			}
 			/*
 			 * The first repetition of a size warms up caches and
@@ -293,12 +341,12 @@ int main(int argc, char **argv)
 			if (rc)
 				break;
 			if (refused)
-				printf("reg,%s,%zu,%d,%llu,,%ld,%ld\n", label, sizes[i], r,
-				       (unsigned long long)(sum_reg / iters), iters, hkb);
+				printf("reg,%s,%zu,%d,%llu,,%ld,%ld,%ld\n", label, sizes[i], r,
+				       (unsigned long long)(sum_reg / iters), iters, hkb, runs);
 			else
-				printf("reg,%s,%zu,%d,%llu,%llu,%ld,%ld\n", label, sizes[i], r,
+				printf("reg,%s,%zu,%d,%llu,%llu,%ld,%ld,%ld\n", label, sizes[i], r,
 				       (unsigned long long)(sum_reg / iters),
-				       (unsigned long long)(sum_dereg / iters), iters, hkb);
+				       (unsigned long long)(sum_dereg / iters), iters, hkb, runs);
 			fflush(stdout);
 		}
 	}

@@ -23,7 +23,7 @@ SCALE_SIZES = tuple(4096 << (2 * i) for i in range(10))   # 4 KiB .. 1 GiB
 ACCEL = {"wall": "tcg,thread=multi", "counted": "tcg,thread=single -icount shift=0,sleep=off"}
 
 
-def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m, huge_kb=0):
+def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m, huge_kb=0, layout=False):
     """CSV lines of one synthetic guest. counted: ±0.1 % noise; wall: the
     whole boot scaled by 1x or 2x, and ±20 % per sample."""
     boot = f"{kernel}-{config}-r{rnd}"
@@ -72,7 +72,10 @@ def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m, huge_kb=0):
                         if slow64m and kernel == "patched" and size == 64 << 20:
                             reg *= 1.05
                     dereg = f"{dereg:.0f}" if dereg != "" else ""
-                    out.append(f"reg,{w},{size},{rep},{reg:.0f},{dereg},10,{huge_kb}")
+                    # contiguous runs: a quarter of the pages, or (layout)
+                    # three times as many for the patched kernel at 64 MiB
+                    runs = max(1, pages // 4) * (3 if layout and kernel == "patched" and size == 64 << 20 else 1)
+                    out.append(f"reg,{w},{size},{rep},{reg:.0f},{dereg},10,{huge_kb},{runs}")
             elif w == "perftest":
                 out.append(f"write_bw,{rep},{1000 / scale * (1 + rng.uniform(-noise, noise)):.2f}")
                 out.append(f"send_lat,{rep},{t(40):.2f},{t(60):.2f}")
@@ -82,7 +85,8 @@ def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m, huge_kb=0):
     return [f"{boot},{mode},{kernel},{config},{line}" for line in out]
 
 
-def raw_csv(path, slow64m=False, modes=("wall", "counted"), drop=None, old=False, scale=False, huge=0):
+def raw_csv(path, slow64m=False, modes=("wall", "counted"), drop=None, old=False, scale=False, huge=0,
+            layout=False):
     rng = random.Random(5)
     lines = []
     if scale:   # the scale guests boot once, in the judged (counted) mode
@@ -91,8 +95,9 @@ def raw_csv(path, slow64m=False, modes=("wall", "counted"), drop=None, old=False
         lines += boot_lines(rng, "counted", "patched", "swiotlb", "s", ["scale-early", "scale-late"], False)
     for mode in modes:
         for rnd in (1, 2, 3):
-            lines += boot_lines(rng, mode, "nogate", "direct", rnd, ["reg-ok"], slow64m)
-            lines += boot_lines(rng, mode, "patched", "direct", rnd, ["reg-ok", "perftest", "dmamap"], slow64m)
+            lines += boot_lines(rng, mode, "nogate", "direct", rnd, ["reg-ok"], slow64m, layout=layout)
+            lines += boot_lines(rng, mode, "patched", "direct", rnd, ["reg-ok", "perftest", "dmamap"], slow64m,
+                                layout=layout)
             lines += boot_lines(rng, mode, "stock", "direct", rnd, ["perftest"], slow64m)
         lines += boot_lines(rng, mode, "patched", "swiotlb", 1, ["refuse-early", "refuse-late"], slow64m)
     if drop:
@@ -180,6 +185,23 @@ def main():
     check("only patched calls: dma_coherence_state 600.0 µs, ib_umem_refuse_incoherent 2.0 µs" in md,
           "profile: a small callee only one kernel calls is still named")
     check("ib_umem_get: patched ÷ nogate = **1.020**" in md, "profile: the ratio of the roots is given")
+
+    # 1c: the patched kernel's 64 MiB buffers were laid out in three times
+    # as many runs (same times): that size's B1 verdicts are withdrawn,
+    # the others stand.
+    d = os.path.join(work, "layout")
+    os.makedirs(d, exist_ok=True)
+    raw_csv(os.path.join(d, "raw.csv"), layout=True)
+    p = report(os.path.join(d, "raw.csv"), d)
+    counted = {(r["bench"], r["measurement"]): r for r in rows(d) if r["mode"] == "counted"}
+    check(p.returncode == 0 and counted[("B1", "reg 64 MiB")]["met"] == "not resolved (layouts differ)",
+          f"B1 reg 64 MiB with different layouts: verdict withdrawn (got {counted[('B1', 'reg 64 MiB')]['met']})")
+    check(counted[("B1", "dereg 64 MiB")]["met"] == "not resolved (layouts differ)",
+          "B1 dereg 64 MiB with different layouts: verdict withdrawn")
+    check(counted[("B1", "reg 2 MiB")]["met"] == "yes", "B1 reg 2 MiB with alike layouts: met yes")
+    md = open(os.path.join(d, "results.md")).read()
+    check("| reg 64 MiB |" in md and "not resolved (layouts differ) |" in md and "| 64 MiB | 4096 | 12288 | **differ** |" in md,
+          "results.md shows the withdrawn verdict and both kernels' runs")
 
     # 2: a counted figure missing fails the report, and names it.
     d = os.path.join(work, "missing")

@@ -7,7 +7,7 @@
 RAW_CSV lines are "<boot>,<mode>,<kernel>,<config>," followed by a line that
 bench/guest-bench.sh wrote:
 
-    reg,<label>,<bytes>,<rep>,<reg_ns>,<dereg_ns>,<iterations>[,<huge_kb>]
+    reg,<label>,<bytes>,<rep>,<reg_ns>,<dereg_ns>,<iterations>[,<huge_kb>[,<runs>]]
     write_bw,<rep>,<MB/s>
     send_lat,<rep>,<typical_us>,<p99_us>
     dma_map,<attrs>,<rep>,<map_ns>,<unmap_ns>
@@ -73,6 +73,10 @@ def load(path):
                 # lines do not say.
                 if len(rest) > 6 and rest[6] not in ("", "-1"):
                     add(label, int(size), "huge_kb", int(rest[6]))
+                # How many physically contiguous runs the buffer's pages
+                # formed (newer reg_bench).
+                if len(rest) > 7 and rest[7] not in ("", "-1"):
+                    add(label, int(size), "runs", int(rest[7]))
             elif kind == "write_bw":
                 add("write_bw", 0, "MB/s", float(rest[1]))
             elif kind == "send_lat":
@@ -191,6 +195,42 @@ class Report:
                     "| --- | ---: | ---: | ---: | --- | --- |"]
 
 
+def layout_note(r, sizes):
+    """How physically contiguous B1's buffers were on each kernel. The cost
+    of registering and above all of deregistering follows the number of
+    contiguous runs (a 64 MiB buffer in one run deregisters several times
+    faster than in 12,000), and the page allocator hands out different
+    layouts from one buffer to the next. Where the two kernels' buffers
+    differ by more than 10 % in their median runs, B1's verdicts at that
+    size are withdrawn: the ratio would compare layouts, not code."""
+    rows = []
+    for size in sizes:
+        med = {}
+        for k in ("nogate", "patched"):
+            v = [x for _b, x in r.s.get((r.mode, k, "direct", "reg-ok", size, "runs"), [])]
+            med[k] = statistics.median(v) if v else None
+        if None in med.values():
+            continue
+        lo, hi = sorted(med.values())
+        differ = hi > 1.1 * lo
+        rows.append(f"| {size_name(size)} | {med['nogate']:g} | {med['patched']:g} | "
+                    f"{'**differ**' if differ else 'alike'} |")
+        if differ and r.judged:
+            for row in r.rows:
+                if row[0] == r.mode and row[2] == "B1" and row[3].endswith(" " + size_name(size)):
+                    row[-1] = "not resolved (layouts differ)"
+            r.md = [ln.replace(" | yes |", " | not resolved (layouts differ) |").replace(
+                " | no |", " | not resolved (layouts differ) |")
+                if ln.startswith(("| reg " + size_name(size) + " |", "| dereg " + size_name(size) + " |"))
+                else ln for ln in r.md]
+    if rows:
+        r.md += ["", "Physically contiguous runs per B1 buffer (median; reg_bench reads them from "
+                 "/proc/self/pagemap). Cost follows them, and the page allocator hands out a new "
+                 "layout to every buffer; where the kernels' medians differ by more than 10 %, "
+                 "that size's verdicts are withdrawn.", "",
+                 "| size | nogate runs | patched runs | layouts |", "| --- | ---: | ---: | --- |"] + rows
+
+
 def section(r, sizes):
     """B1 to B4 for the current mode of r."""
     r.table("B1 — ibv_reg_mr / ibv_dereg_mr, success path (test-mode rxe, direct), µs",
@@ -202,6 +242,7 @@ def section(r, sizes):
             r.compare("B1", f"{name} {size_name(size)}",
                       ("nogate", "direct", "reg-ok", size, m), ("patched", "direct", "reg-ok", size, m),
                       (None, 1.01), "nogate", "patched")
+    layout_note(r, sizes)
 
     r.table("B2 — refused ibv_reg_mr (patched, test-mode rxe, swiotlb), µs",
             "first", "second",
