@@ -82,6 +82,8 @@ def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m, huge_kb=0, la
             elif w == "dmamap":
                 for a in ("0", "0x1000"):
                     out.append(f"dma_map,{a},{rep},{t(300):.0f},{t(250):.0f}")
+    if mode == "wall":   # ci/bench.sh's host probes, before and after
+        out += [f"host_probe,{1600 * scale:.0f}", f"host_probe,{1650 * scale:.0f}"]
     return [f"{boot},{mode},{kernel},{config},{line}" for line in out]
 
 
@@ -156,6 +158,9 @@ def main():
 
     check("4 KiB pages only in all" in md, "results.md: every buffer was backed by 4 KiB pages")
     check("Scale" not in md, "results.md: no scale section without scale curves")
+    wall_md = md[md.index("## wall"):]
+    check("slowest ÷ fastest = **2.06**" in wall_md and "probe" not in md[:md.index("## wall")],
+          "results.md gives the host probes' spread in the wall section only")
 
     # 1b: scale curves with known costs: the fit finds them, early refusal
     # is flat, and a sample with huge pages is reported.

@@ -13,6 +13,10 @@ bench/guest-bench.sh wrote:
     dma_map,<attrs>,<rep>,<map_ns>,<unmap_ns>
     prof,<size>,<root>,<depth>,<function>,<calls>,<total_ns>
 
+and, from ci/bench.sh itself around each wall guest:
+
+    host_probe,<ms>
+
 <mode> says which clock a guest's times come from, and each --mode names
 one and the accelerator that produced it: "wall" (host time passing under
 ordinary TCG) and "counted" (guest virtual time under QEMU's instruction
@@ -36,7 +40,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-KINDS = ("reg", "write_bw", "send_lat", "dma_map", "prof")
+KINDS = ("reg", "write_bw", "send_lat", "dma_map", "prof", "host_probe")
 CLOCKS = {"wall": "wall-clock time on the host (QEMU's clock follows the host)",
           "counted": "guest virtual time: executed instructions, not host time"}
 
@@ -86,6 +90,8 @@ def load(path):
                 attrs, _rep, map_ns, unmap_ns = rest
                 add("dma_map " + attrs, 0, "map_ns", int(map_ns))
                 add("dma_map " + attrs, 0, "unmap_ns", int(unmap_ns))
+            elif kind == "host_probe":
+                add("host_probe", 0, "ms", int(rest[0]))
             elif kind == "prof":
                 # One function_graph profile (guest-bench's profile
                 # workload): what its depth and function add up to.
@@ -424,6 +430,17 @@ def profile_section(r, s, mode):
     return True
 
 
+def host_note(s, mode):
+    """The spread of the host's own speed over this run's guests of a mode
+    (ci/bench.sh's host_probe), or "" when none was taken."""
+    v = [x for k, pts in s.items() if k[0] == mode and k[3] == "host_probe" for _b, x in pts]
+    if not v:
+        return ""
+    return (f" Host speed probe (hashing 256 MiB on the host before and after each guest, {len(v)} times): "
+            f"{min(v) / 1e3:.2f}–{max(v) / 1e3:.2f} s, slowest ÷ fastest = **{max(v) / min(v):.2f}**; "
+            "wall figures move with it.")
+
+
 def thp_note(s, mode):
     """Which pages backed the registered buffers (reg_bench's huge_kb)."""
     v = [(k, x) for k, pts in s.items() if k[0] == mode and k[5] == "huge_kb" for _b, x in pts]
@@ -477,7 +494,8 @@ def main():
     # The judged mode first: it answers the question.
     for mode in sorted(modes, key=lambda m: m != a.judge):
         r.mode, r.accel, r.judged = mode, modes[mode], mode == a.judge
-        r.md += ["", f"## {mode}: {CLOCKS[mode]}", "", f"Accelerator: {modes[mode]}. {thp_note(s, mode)}"]
+        r.md += ["", f"## {mode}: {CLOCKS[mode]}", "",
+                 f"Accelerator: {modes[mode]}. {thp_note(s, mode)}{host_note(s, mode)}"]
         section(r, sizes)
         if scale_section(r, s, mode, a.out):
             r.md += ["", f"![ibv_reg_mr latency against size, {mode}](scale-{mode}.png)"]

@@ -157,19 +157,35 @@ build_programs() {
 boot() {
 	local mode=$1 kernel=$3 config=$4 dir=$OUT/$1-$3-$4-r$2 rc=0 tmo=1800 opts
 	shift 4
-	local image
+	local image probe=()
 	image=$(kbuild "$kernel")/arch/x86/boot/bzImage
 	[ "$mode" = counted ] && tmo=3600
 	rm -rf "$dir"
 	echo "$dir" >>"$OUT/boots" || return 1
 	read -ra opts <<<"${mode_opts[$mode]}"
+	[ "$mode" != wall ] || probe+=("host_probe,$(host_probe)")
 	tests/vm/run-vm.sh --config "$config" "${opts[@]}" --no-rdma-core --kernel "$image" \
 		--out "$dir" --timeout "$tmo" --mem "${BOOT_MEM:-3G}" --append "$append" --device pci-testdev -- \
 		env BENCH_BIN="$BIN" BENCH_REPS="$reps" BENCH_SIZES="$sizes" BENCH_PAGES="$pages" \
 		BENCH_SCALE_SIZES="${scale_sizes/#none/}" bench/guest-bench.sh "$@" || rc=$?
 	[ $rc -eq 0 ] || { log "the $kernel/$config guest ($mode) failed (exit $rc); its output: $dir/output.ktap, $dir/console.log"; return 1; }
 	[ -s "$dir/bench.csv" ] || { log "no results from the $kernel/$config guest ($mode)"; return 1; }
-	sed "s/^/${dir##*/},$mode,$kernel,$config,/" "$dir/bench.csv" >"$dir/raw.part" || return 1
+	[ "$mode" != wall ] || probe+=("host_probe,$(host_probe)")
+	{ cat "$dir/bench.csv" && printf '%s\n' "${probe[@]}"; } |
+		sed "s/^/${dir##*/},$mode,$kernel,$config,/" >"$dir/raw.part" || return 1
+}
+
+# host_probe: milliseconds the host takes to hash 256 MiB, run before and
+# after each wall guest. Wall figures are host time, so they move with
+# the host's own speed; on shared cloud hosts that has been seen to vary
+# twofold within a minute (1.6 to 3.2 s for the same hash, nothing else
+# running). The report gives the spread of this run's probes beside the
+# wall figures.
+host_probe() {
+	local t0
+	t0=$(date +%s%N)
+	head -c 256M /dev/zero | sha256sum >/dev/null
+	echo $((($(date +%s%N) - t0) / 1000000))
 }
 
 # collect: raw.csv from the guests of this run, in the order they started
