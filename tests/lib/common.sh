@@ -72,7 +72,7 @@ _have_testmode_netdev() {
 # The rxe test mode of the patched kernel (rdma_rxe.dma_test_mode).
 _have_testmode() {
 	[ -e /sys/module/rdma_rxe/parameters/dma_test_mode ] ||
-		skip_because "rdma_rxe has no dma_test_mode parameter (kernel without the rxe test-mode patch)" || return 1
+		skip_because "rdma_rxe has no dma_test_mode parameter (kernel without the rxe test-mode patch, or built without CONFIG_RDMA_RXE_DMA_TEST)" || return 1
 	_have_testmode_netdev
 }
 
