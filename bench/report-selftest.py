@@ -111,7 +111,7 @@ def raw_csv(path, slow64m=False, modes=("wall", "counted"), drop=None, old=False
 
 
 def report(raw, out, modes=("wall", "counted")):
-    cmd = [sys.executable, os.path.join(HERE, "report.py"), raw, out, "--rounds", "3",
+    cmd = [sys.executable, os.path.join(HERE, "report.py"), raw, out,
            "--kernel", "patched=config sha256 0123"]
     cmd += [f"--mode={m}={ACCEL[m]}" for m in modes]
     if "counted" not in modes:

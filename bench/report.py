@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Turn the raw CSV of make bench into results.md, results.csv and plot data.
 
-    bench/report.py RAW_CSV OUT_DIR --rounds N --mode NAME=ACCELERATOR ...
+    bench/report.py RAW_CSV OUT_DIR --mode NAME=ACCELERATOR ...
                     [--judge NAME] [--kernel NAME=DESCRIPTION ...]
 
 RAW_CSV lines are "<boot>,<mode>,<kernel>,<config>," followed by a line that
@@ -27,7 +27,7 @@ intervals but no verdict. --kernel lines (for example each kernel's
 config hash) are listed in the report as given.
 
 Every figure is a median over the repetitions of all boots of a kernel
-(ROUNDS boots each, B2 one boot), with the minimum and maximum as its
+(the rounds of its mode, B2 one boot), with the minimum and maximum as its
 spread; every comparison is a ratio of two medians measured in the same
 make bench run, with a 95 % interval from a bootstrap over boots and
 samples. Exit status 1 when a figure the report needs is missing.
@@ -467,7 +467,6 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("raw")
     ap.add_argument("out")
-    ap.add_argument("--rounds", type=int, required=True)
     ap.add_argument("--mode", action="append", required=True, metavar="NAME=ACCELERATOR")
     ap.add_argument("--judge", default="counted")
     ap.add_argument("--kernel", action="append", default=[], metavar="NAME=DESCRIPTION")
@@ -484,10 +483,13 @@ def main():
     r = Report(s)
     os.makedirs(a.out, exist_ok=True)
     sizes = sorted({k[4] for k in s if k[3] in ("reg-ok", "refuse-early")})
-    r.md += [f"## make bench: stock against patched (median [min–max] over {a.rounds} boots per kernel)",
+    # Boots per kernel in each mode: those of the patched direct guests.
+    boots = {m: len({b for k, pts in s.items() if k[:3] == (m, "patched", "direct") and k[3] == "reg-ok"
+                     for b, _x in pts}) for m in modes}
+    r.md += ["## make bench: stock against patched (median [min–max] over all boots of a kernel)",
              "", f"Goals are judged on the **{a.judge}** figures only.", "",
-             "| mode | clock | accelerator |", "| --- | --- | --- |"]
-    r.md += [f"| {m} | {CLOCKS[m]} | {acc} |" for m, acc in modes.items()]
+             "| mode | clock | accelerator | boots per kernel |", "| --- | --- | --- | ---: |"]
+    r.md += [f"| {m} | {CLOCKS[m]} | {acc} | {boots[m]} |" for m, acc in modes.items()]
     if kernels:
         r.md += ["", "| kernel | configuration |", "| --- | --- |"]
         r.md += [f"| {k} | {d} ([.config](config-{k})) |" for k, d in kernels.items()]

@@ -5,11 +5,17 @@
 # results.csv, latency-MODE.png, scale-MODE.png, raw.csv) and the Markdown
 # tables on stdout.
 #
-#   ci/bench.sh [--reps N] [--rounds N] [--sizes LIST] [--scale-sizes LIST]
-#               [--pages 4k|huge] [--modes LIST] [--kernels KIND]
+#   ci/bench.sh [--reps N] [--rounds N] [--wall-rounds N] [--sizes LIST]
+#               [--scale-sizes LIST] [--pages 4k|huge] [--modes LIST]
+#               [--kernels KIND]
 #
 #   --reps N      repetitions per measurement and boot, 5..50 (default 5)
-#   --rounds N    boots of each kernel for B1, B3 and B4, 1..10 (default 3)
+#   --rounds N    boots of each kernel for B1, B3 and B4 in counted mode,
+#                 1..10 (default 3)
+#   --wall-rounds N
+#                 the same in wall mode, 1..10 (default 1: wall figures are
+#                 shown, not judged, and more boots do not make host time
+#                 steadier)
 #   --sizes LIST  registration sizes for B1/B2 (default 4K,64K,2M,64M,1G)
 #   --scale-sizes LIST
 #                 sizes of the scale curves (default 4K to 4G in powers of
@@ -54,13 +60,14 @@
 # results.csv names the mode and accelerator of every row.
 . "$(dirname "$0")/lib.sh"
 
-reps=${BENCH_REPS:-5} rounds=${BENCH_ROUNDS:-3} sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
+reps=${BENCH_REPS:-5} rounds=${BENCH_ROUNDS:-3} wall_rounds=${BENCH_WALL_ROUNDS:-1} sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
 modes=${BENCH_MODES:-wall,counted} kernels=${BENCH_KERNELS:-release}
 scale_sizes=${BENCH_SCALE_SIZES:-4K,16K,64K,256K,1M,4M,16M,64M,256M,1G,4G} pages=${BENCH_PAGES:-4k}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--reps) reps=${2:-}; shift 2 || die "--reps needs a number" ;;
 	--rounds) rounds=${2:-}; shift 2 || die "--rounds needs a number" ;;
+	--wall-rounds) wall_rounds=${2:-}; shift 2 || die "--wall-rounds needs a number" ;;
 	--sizes) sizes=${2:-}; shift 2 || die "--sizes needs a list" ;;
 	--scale-sizes) scale_sizes=${2:-}; shift 2 || die "--scale-sizes needs a list or none" ;;
 	--pages) pages=${2:-}; shift 2 || die "--pages needs 4k or huge" ;;
@@ -74,6 +81,8 @@ case $reps in '' | *[!0-9]*) die "--reps wants a number from 5 to 50, got '$reps
 [ "$reps" -ge 5 ] && [ "$reps" -le 50 ] || die "--reps wants a number from 5 to 50, got '$reps'"
 case $rounds in '' | *[!0-9]*) die "--rounds wants a number from 1 to 10, got '$rounds'" ;; esac
 [ "$rounds" -ge 1 ] && [ "$rounds" -le 10 ] || die "--rounds wants a number from 1 to 10, got '$rounds'"
+case $wall_rounds in '' | *[!0-9]*) die "--wall-rounds wants a number from 1 to 10, got '$wall_rounds'" ;; esac
+[ "$wall_rounds" -ge 1 ] && [ "$wall_rounds" -le 10 ] || die "--wall-rounds wants a number from 1 to 10, got '$wall_rounds'"
 [[ $sizes =~ ^[0-9]+[KMG]?(,[0-9]+[KMG]?)*$ ]] ||
 	die "--sizes wants a comma-separated list like 4K,64K,2M, got '$sizes'"
 [ "$scale_sizes" = none ] || [[ $scale_sizes =~ ^[0-9]+[KMG]?(,[0-9]+[KMG]?)*$ ]] ||
@@ -240,13 +249,13 @@ mkdir -p "$OUT"
 rm -rf "$OUT"/{raw.csv,boots,results.md,results.csv} "$OUT"/latency* "$OUT"/scale-* "$OUT"/*-r[0-9s]*
 trap collect EXIT
 # Which configuration each kernel was built from, by the hash of its .config.
-report_args=(--rounds "$rounds" --judge "$judge")
+report_args=(--judge "$judge")
 for k in patched nogate stock; do
 	cfg=$(kbuild "$k")/.config
 	[ -f "$cfg" ] || die "no $cfg after the $k kernel build"
 	report_args+=(--kernel "$k=$kdesc; .config sha256 $(sha256sum "$cfg" | cut -d' ' -f1)")
 done
-log "bench: $kernels kernels, $rounds rounds, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
+log "bench: $kernels kernels, $rounds counted and $wall_rounds wall rounds, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
 # The first failed step stops the run (set -e), named by step's log line;
 # raw.csv keeps what was measured until then. Wall guests first, alone on
 # the host; then the counted ones, two at a time.
@@ -258,7 +267,9 @@ guest() {
 }
 for m in wall counted; do
 	[[ ,$modes, == *,$m,* ]] || continue
-	for r in $(seq "$rounds"); do
+	n=$rounds
+	[ "$m" = counted ] || n=$wall_rounds
+	for r in $(seq "$n"); do
 		# Alternate the order, so that neither kernel always boots first.
 		order=(nogate patched stock)
 		[ $((r % 2)) -eq 0 ] && order=(stock patched nogate)
@@ -268,9 +279,9 @@ for m in wall counted; do
 		[ "$r" = 1 ] && [ "$m" = "$judge" ] && prof=(profile)
 		for k in "${order[@]}"; do
 			case $k in
-			nogate) guest "$m" "round $r/$rounds, B1 baseline: nogate kernel, direct, $m" boot "$m" "$r" nogate direct reg-ok "${prof[@]}" ;;
-			patched) guest "$m" "round $r/$rounds, B1 B3 B4: patched kernel, direct, $m" boot "$m" "$r" patched direct reg-ok perftest dmamap "${prof[@]}" ;;
-			stock) guest "$m" "round $r/$rounds, B3 baseline: stock kernel, direct, $m" boot "$m" "$r" stock direct perftest ;;
+			nogate) guest "$m" "round $r/$n, B1 baseline: nogate kernel, direct, $m" boot "$m" "$r" nogate direct reg-ok "${prof[@]}" ;;
+			patched) guest "$m" "round $r/$n, B1 B3 B4: patched kernel, direct, $m" boot "$m" "$r" patched direct reg-ok perftest dmamap "${prof[@]}" ;;
+			stock) guest "$m" "round $r/$n, B3 baseline: stock kernel, direct, $m" boot "$m" "$r" stock direct perftest ;;
 			esac
 		done
 	done
