@@ -36,6 +36,9 @@ profile_size=${BENCH_PROFILE_SIZE:-64M}
 csv=/tmp/bench.csv
 : >"$csv"
 rc=0
+# Scratch space for the perftest pairs' logs (common.sh's helpers write
+# under CASE_TMP, which run.sh makes for test cases but nothing made here).
+CASE_TMP=$(mktemp -d /tmp/guest-bench.XXXXXX) || { echo "# bench: FAILED: mktemp"; exit 1; }
 
 say() { echo "# bench: $*"; }
 bad() { echo "# bench: FAILED: $*"; rc=1; }
