@@ -80,7 +80,11 @@ def load(path):
                 # How many physically contiguous runs the buffer's pages
                 # formed (newer reg_bench).
                 if len(rest) > 7 and rest[7] not in ("", "-1"):
-                    add(label, int(size), "runs", int(rest[7]))
+                    runs = int(rest[7])
+                    add(label, int(size), "runs", runs)
+                    add(label, int(size), "reg_us@runs", (int(reg_ns) / 1e3, runs))
+                    if dereg_ns:
+                        add(label, int(size), "dereg_us@runs", (int(dereg_ns) / 1e3, runs))
             elif kind == "write_bw":
                 add("write_bw", 0, "MB/s", float(rest[1]))
             elif kind == "send_lat":
@@ -137,7 +141,22 @@ class Report:
         med, lo, hi, _n = st
         return f"{med:.{digits}f} [{lo:.{digits}f}–{hi:.{digits}f}]"
 
-    def ratio_ci(self, base_key, new_key, rounds=2000):
+    @staticmethod
+    def at_layout(pairs, runs):
+        """The latency a side's (latency, runs) samples give at a layout of
+        runs contiguous runs: least squares t = a + b * runs. A side whose
+        samples all share one layout gives its median, if that layout is
+        the one asked for, else None."""
+        xs = [r for _t, r in pairs]
+        ts = [t for t, _r in pairs]
+        mx = statistics.fmean(xs)
+        sxx = sum((x - mx) ** 2 for x in xs)
+        if not sxx:
+            return statistics.median(ts) if xs[0] == runs else None
+        b = sum((x - mx) * (t - statistics.fmean(ts)) for x, t in zip(xs, ts)) / sxx
+        return statistics.fmean(ts) + b * (runs - mx)
+
+    def ratio_ci(self, base_key, new_key, rounds=2000, layout=False):
         """95 % interval of median(new) / median(base) by a two-level
         bootstrap: boots are drawn with replacement, then samples within each
         drawn boot. Samples of one boot are not independent (a boot can be
@@ -157,10 +176,18 @@ class Report:
         for _ in range(rounds):
             bb = rng.choices(sorted(gb), k=len(gb))
             bn = bb if paired else rng.choices(sorted(gn), k=len(gn))
-            mb = statistics.median(draw(gb, bb))
-            mn = statistics.median(draw(gn, bn))
+            db, dn = draw(gb, bb), draw(gn, bn)
+            if layout:
+                at = statistics.median([r for _t, r in db + dn])
+                mb, mn = self.at_layout(db, at), self.at_layout(dn, at)
+                if mb is None or mn is None:
+                    continue
+            else:
+                mb, mn = statistics.median(db), statistics.median(dn)
             if mb:
                 rs.append(mn / mb)
+        if not rs:
+            return None, None
         rs.sort()
         return rs[int(0.025 * len(rs))], rs[int(0.975 * len(rs)) - 1]
 
@@ -179,18 +206,35 @@ class Report:
         ratio = n[0] / b[0] if b and n and b[0] else None
         lo = hi = None
         met = ""
+        # Where every sample says how its buffer was laid out, compare the
+        # two sides at the same layout: each side's least-squares line of
+        # latency against contiguous runs, read at the median runs of both.
+        lb, ln = (k[:-1] + (k[-1] + "@runs",) for k in (base_key, new_key))
+        layout = None
+        if ratio is not None and b and n and len(self.s.get(lb, [])) == b[3] and len(self.s.get(ln, [])) == n[3]:
+            at = statistics.median([r for _b, (_t, r) in self.s[lb] + self.s[ln]])
+            eb = self.at_layout([p for _b, p in self.s[lb]], at)
+            en = self.at_layout([p for _b, p in self.s[ln]], at)
+            if eb and en is not None:
+                ratio, layout, base_key, new_key = en / eb, at, lb, ln
         if ratio is not None:
-            lo, hi = self.ratio_ci(base_key, new_key)
-            met = "yes" if g_lo <= lo and hi <= g_hi else \
-                "no" if hi < g_lo or lo > g_hi else "not resolved"
+            lo, hi = self.ratio_ci(base_key, new_key, layout=layout is not None)
+            if lo is None:
+                met = "not resolved"
+            else:
+                met = "yes" if g_lo <= lo and hi <= g_hi else \
+                    "no" if hi < g_lo or lo > g_hi else "not resolved"
             if not self.judged:
                 met = f"not judged ({self.mode})"
-        ci = "—" if ratio is None else f"{ratio:.3f} ({lo:.3f}–{hi:.3f})"
+        ci = "—" if ratio is None else f"{ratio:.3f} ({lo:.3f}–{hi:.3f})" if lo is not None else f"{ratio:.3f} (—)"
+        if layout is not None:
+            ci += f" at {layout:g} runs"
         self.md.append(f"| {what} | {self.fmt(b, digits)} | {self.fmt(n, digits)} | {ci} | {goal_txt} | {met} |")
         self.rows.append([self.mode, self.accel, bench, what, base_name, *(b[:3] if b else ["", "", ""]),
                           new_name, *(n[:3] if n else ["", "", ""]),
                           "" if ratio is None else f"{ratio:.4f}",
-                          "" if lo is None else f"{lo:.4f}", "" if hi is None else f"{hi:.4f}", goal_txt, met])
+                          "" if lo is None else f"{lo:.4f}", "" if hi is None else f"{hi:.4f}", goal_txt, met,
+                          "" if layout is None else f"{layout:g}"])
         return ratio
 
     def table(self, title, base_col, new_col, note=None):
@@ -203,38 +247,28 @@ class Report:
 
 def layout_note(r, sizes):
     """How physically contiguous B1's buffers were on each kernel. The cost
-    of registering and above all of deregistering follows the number of
-    contiguous runs (a 64 MiB buffer in one run deregisters several times
-    faster than in 12,000), and the page allocator hands out different
-    layouts from one buffer to the next. Where the two kernels' buffers
-    differ by more than 10 % in their median runs, B1's verdicts at that
-    size are withdrawn: the ratio would compare layouts, not code."""
+    of registering and deregistering grows with the number of contiguous
+    runs (a 64 MiB buffer in one run deregisters several times faster than
+    in 12,000), and the page allocator hands each buffer a new layout, so
+    B1 compares the kernels at the same layout (compare's at_layout); this
+    table shows what layouts each kernel's samples had."""
     rows = []
     for size in sizes:
         med = {}
         for k in ("nogate", "patched"):
             v = [x for _b, x in r.s.get((r.mode, k, "direct", "reg-ok", size, "runs"), [])]
-            med[k] = statistics.median(v) if v else None
+            med[k] = (statistics.median(v), min(v), max(v)) if v else None
         if None in med.values():
             continue
-        lo, hi = sorted(med.values())
-        differ = hi > 1.1 * lo
-        rows.append(f"| {size_name(size)} | {med['nogate']:g} | {med['patched']:g} | "
-                    f"{'**differ**' if differ else 'alike'} |")
-        if differ and r.judged:
-            for row in r.rows:
-                if row[0] == r.mode and row[2] == "B1" and row[3].endswith(" " + size_name(size)):
-                    row[-1] = "not resolved (layouts differ)"
-            r.md = [ln.replace(" | yes |", " | not resolved (layouts differ) |").replace(
-                " | no |", " | not resolved (layouts differ) |")
-                if ln.startswith(("| reg " + size_name(size) + " |", "| dereg " + size_name(size) + " |"))
-                else ln for ln in r.md]
+        rows.append(f"| {size_name(size)} | " + " | ".join(f"{m[0]:g} [{m[1]}–{m[2]}]" for m in
+                                                          (med["nogate"], med["patched"])) + " |")
     if rows:
-        r.md += ["", "Physically contiguous runs per B1 buffer (median; reg_bench reads them from "
-                 "/proc/self/pagemap). Cost follows them, and the page allocator hands out a new "
-                 "layout to every buffer; where the kernels' medians differ by more than 10 %, "
-                 "that size's verdicts are withdrawn.", "",
-                 "| size | nogate runs | patched runs | layouts |", "| --- | ---: | ---: | --- |"] + rows
+        r.md += ["", "Physically contiguous runs per B1 buffer, median [min–max] (reg_bench reads them "
+                 "from /proc/self/pagemap). Latency grows with them and every buffer gets a new layout, "
+                 "so where the samples give them, B1's ratios compare the kernels at the same number of "
+                 "runs (\"at N runs\": each kernel's least-squares line of latency against runs, read at "
+                 "the median runs of both), with the same bootstrap.", "",
+                 "| size | nogate runs | patched runs |", "| --- | ---: | ---: |"] + rows
 
 
 def section(r, sizes):
@@ -521,7 +555,7 @@ def main():
         w = csv.writer(f)
         w.writerow(["mode", "accelerator", "bench", "measurement", "baseline", "baseline_median",
                     "baseline_min", "baseline_max", "compared", "compared_median", "compared_min",
-                    "compared_max", "ratio", "ratio_ci_low", "ratio_ci_high", "goal", "met"])
+                    "compared_max", "ratio", "ratio_ci_low", "ratio_ci_high", "goal", "met", "at_runs"])
         w.writerows(r.rows)
     # Plot data per mode: size, then medians of the four latency curves (µs).
     for mode in modes:
