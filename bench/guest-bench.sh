@@ -80,18 +80,19 @@ w_reg_ok() { reg reg-ok ok; }
 w_reg_early() { reg refuse-early refused; }
 w_reg_late() { late refuse-late; }
 
-# perftest pair, server on CPU 0 and client on CPU 1; prints the client log.
+# perftest pair, server on CPU ${BENCH_PERFTEST_CPUS%,*} and client on
+# CPU ${BENCH_PERFTEST_CPUS#*,} (default 0,1); prints the client log.
 pair() {
 	local name=$1
 	shift
-	local i
-	start_server "$CASE_TMP/$name.server" taskset -c 0 "$@"
+	local i cpus=${BENCH_PERFTEST_CPUS:-0,1}
+	start_server "$CASE_TMP/$name.server" taskset -c "${cpus%,*}" "$@"
 	# perftest's TCP rendezvous port: start the client once it listens.
 	for i in $(seq 100); do
 		ss -ltn 2>/dev/null | grep -q ':18515 ' && break
 		sleep 0.1
 	done
-	if ! timeout 120 taskset -c 1 "$@" "$(netdev_ip "$(rxe_netdev)")" >"$CASE_TMP/$name.client" 2>&1; then
+	if ! timeout 120 taskset -c "${cpus#*,}" "$@" "$(netdev_ip "$(rxe_netdev)")" >"$CASE_TMP/$name.client" 2>&1; then
 		cleanup_peers
 		return 1
 	fi
@@ -100,21 +101,22 @@ pair() {
 }
 
 w_perftest() {
-	local dev gid r line
+	local dev gid r line bw_n=${BENCH_BW_ITERS:-1000} lat_n=${BENCH_LAT_ITERS:-2000}
+	local perf_opts=${BENCH_PERFTEST_OPTS:-}
 	rxe_add dev "$(rxe_netdev)" || { bad "cannot add stock rxe"; return 1; }
 	gid=$(gid_index "$dev")
-	say "perftest on stock $dev: ib_write_bw 64 KiB x 1000, ib_send_lat 2 B x 2000, $reps repetitions"
+	say "perftest on stock $dev: ib_write_bw 64 KiB x $bw_n, ib_send_lat 2 B x $lat_n, $reps repetitions, CPUs ${BENCH_PERFTEST_CPUS:-0,1}${perf_opts:+, options $perf_opts}"
 	for r in $(seq 0 $((reps - 1))); do
-		if pair bw ib_write_bw -d "$dev" -x "$gid" -F -n 1000 -s 65536; then
+		if pair bw ib_write_bw -d "$dev" -x "$gid" -F -n "$bw_n" -s 65536 $perf_opts; then
 			# #bytes #iterations BW-peak BW-average MsgRate
-			line=$(awk '$1 == 65536 && $2 == 1000 {print $4; exit}' "$CASE_TMP/bw.client")
+			line=$(awk -v n="$bw_n" '$1 == 65536 && $2 == n {print $4; exit}' "$CASE_TMP/bw.client")
 			[ -n "$line" ] && echo "write_bw,$r,$line" >>"$csv" || bad "no ib_write_bw result line"
 		else
 			bad "ib_write_bw pair failed"; sed 's/^/#   /' "$CASE_TMP"/bw.*
 		fi
-		if pair lat ib_send_lat -d "$dev" -x "$gid" -F -n 2000 -s 2; then
+		if pair lat ib_send_lat -d "$dev" -x "$gid" -F -n "$lat_n" -s 2 $perf_opts; then
 			# #bytes #iterations t_min t_max t_typical t_avg t_stdev 99% 99.9%
-			line=$(awk '$1 == 2 && $2 == 2000 {print $5 "," $8; exit}' "$CASE_TMP/lat.client")
+			line=$(awk -v n="$lat_n" '$1 == 2 && $2 == n {print $5 "," $8; exit}' "$CASE_TMP/lat.client")
 			[ -n "$line" ] && echo "send_lat,$r,$line" >>"$csv" || bad "no ib_send_lat result line"
 		else
 			bad "ib_send_lat pair failed"; sed 's/^/#   /' "$CASE_TMP"/lat.*

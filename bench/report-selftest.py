@@ -116,8 +116,8 @@ def raw_csv(path, slow64m=False, modes=("wall", "counted"), drop=None, old=False
         f.write("\n".join(lines) + "\n")
 
 
-def report(raw, out, modes=("wall", "counted")):
-    cmd = [sys.executable, os.path.join(HERE, "report.py"), raw, out,
+def report(raw, out, modes=("wall", "counted"), extra=()):
+    cmd = [sys.executable, os.path.join(HERE, "report.py"), raw, out, *extra,
            "--kernel", "patched=config sha256 0123"]
     cmd += [f"--mode={m}={ACCEL[m]}" for m in modes]
     if "counted" not in modes:
@@ -218,6 +218,23 @@ def main():
     md = open(os.path.join(d, "results.md")).read()
     check("at 12000 runs" in md and "| 64 MiB | 4000 [4000–12000] | 12000 [4000–12000] |" in md,
           "results.md shows the layout of the comparison and each kernel's runs")
+
+    # 1d: a run of B1 alone (ci/bench.sh --benches B1): no stock kernel,
+    # no swiotlb guest, no perftest or dma_map lines, and a complete report.
+    d = os.path.join(work, "b1")
+    os.makedirs(d, exist_ok=True)
+    raw_csv(os.path.join(d, "raw.csv"))
+    with open(os.path.join(d, "raw.csv")) as f:
+        keep = [x for x in f if ",stock," not in x and ",swiotlb," not in x and
+                ",write_bw," not in x and ",send_lat," not in x and ",dma_map," not in x]
+    with open(os.path.join(d, "raw.csv"), "w") as f:
+        f.writelines(keep)
+    p = report(os.path.join(d, "raw.csv"), d, extra=("--benches", "B1"))
+    md = open(os.path.join(d, "results.md")).read() if p.returncode == 0 else ""
+    check(p.returncode == 0 and "B1 —" in md and "B3 —" not in md and "B2 —" not in md,
+          f"--benches B1: B1 alone, nothing missing ({p.stderr.strip()[-200:]})")
+    p = report(os.path.join(d, "raw.csv"), d, extra=("--benches", "B1,B5"))
+    check(p.returncode != 0 and "--benches" in p.stderr, "--benches with an unknown benchmark is refused")
 
     # 2: a counted figure missing fails the report, and names it.
     d = os.path.join(work, "missing")

@@ -271,8 +271,19 @@ def layout_note(r, sizes):
                  "| size | nogate runs | patched runs |", "| --- | ---: | ---: |"] + rows
 
 
-def section(r, sizes):
-    """B1 to B4 for the current mode of r."""
+def section(r, sizes, benches=("B1", "B2", "B3", "B4")):
+    """B1 to B4 (those in benches) for the current mode of r."""
+    if "B1" in benches:
+        section_b1(r, sizes)
+    if "B2" in benches:
+        section_b2(r, sizes)
+    if "B3" in benches:
+        section_b3(r)
+    if "B4" in benches:
+        section_b4(r)
+
+
+def section_b1(r, sizes):
     r.table("B1 — ibv_reg_mr / ibv_dereg_mr, success path (test-mode rxe, direct), µs",
             "baseline", "patched",
             "Baseline is the *nogate* kernel: the same kernel with only the rxe test-mode "
@@ -284,6 +295,8 @@ def section(r, sizes):
                       (None, 1.01), "nogate", "patched")
     layout_note(r, sizes)
 
+
+def section_b2(r, sizes):
     r.table("B2 — refused ibv_reg_mr (patched, test-mode rxe, swiotlb), µs",
             "first", "second",
             "Early refusal happens before any page is pinned; late refusal is the same "
@@ -300,6 +313,8 @@ def section(r, sizes):
                   ("patched", "swiotlb", "refuse-late", big, "reg_us"),
                   (100, None), "early", "late")
 
+
+def section_b3(r):
     r.table("B3 — perftest on stock rxe (direct)", "stock", "patched", "Goal: within 2 % (0.98–1.02).")
     r.compare("B3", "ib_write_bw 64 KiB, MB/s", ("stock", "direct", "write_bw", 0, "MB/s"),
               ("patched", "direct", "write_bw", 0, "MB/s"), (0.98, 1.02), "stock", "patched", 2)
@@ -308,6 +323,8 @@ def section(r, sizes):
     r.compare("B3", "ib_send_lat 2 B 99 %, µs", ("stock", "direct", "send_lat", 0, "p99_us"),
               ("patched", "direct", "send_lat", 0, "p99_us"), (0.98, 1.02), "stock", "patched", 2)
 
+
+def section_b4(r):
     r.table("B4 — dma_map_benchmark, one page, 64-bit mask (patched, direct), ns",
             "no attributes", "REQUIRE_COHERENT", "Goal: with ÷ without ≤ 1.01.")
     for m in ("map_ns", "unmap_ns"):
@@ -504,7 +521,11 @@ def main():
     ap.add_argument("--mode", action="append", required=True, metavar="NAME=ACCELERATOR")
     ap.add_argument("--judge", default="counted")
     ap.add_argument("--kernel", action="append", default=[], metavar="NAME=DESCRIPTION")
+    ap.add_argument("--benches", default="B1,B2,B3,B4", help="which benchmarks the run has (default all)")
     a = ap.parse_args()
+    benches = a.benches.split(",")
+    if not benches or any(b not in ("B1", "B2", "B3", "B4") for b in benches):
+        sys.exit(f"report.py: --benches wants a comma-separated list of B1, B2, B3, B4, got '{a.benches}'")
     modes = pairs(a.mode, "--mode")
     for m in modes:
         if m not in CLOCKS:
@@ -532,7 +553,7 @@ def main():
         r.mode, r.accel, r.judged = mode, modes[mode], mode == a.judge
         r.md += ["", f"## {mode}: {CLOCKS[mode]}", "",
                  f"Accelerator: {modes[mode]}. {thp_note(s, mode)}{host_note(s, mode)}"]
-        section(r, sizes)
+        section(r, sizes, benches)
         if scale_section(r, s, mode, a.out):
             r.md += ["", f"![ibv_reg_mr latency against size, {mode}](scale-{mode}.png)"]
         profile_section(r, s, mode)

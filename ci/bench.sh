@@ -7,7 +7,7 @@
 #
 #   ci/bench.sh [--reps N] [--rounds N] [--wall-rounds N] [--sizes LIST]
 #               [--scale-sizes LIST] [--pages 4k|huge] [--modes LIST]
-#               [--kernels KIND]
+#               [--kernels KIND] [--benches LIST]
 #
 #   --reps N      repetitions per measurement and boot, 5..50 (default 5)
 #   --rounds N    boots of each kernel for B1, B3 and B4 in counted mode,
@@ -28,6 +28,10 @@
 #   --modes LIST  wall, counted or both (default wall,counted): how each
 #                 guest is timed; with both, every guest boots twice
 #   --kernels K   release (default) or debug: how the kernels are configured
+#   --benches LIST
+#                 which of B1,B2,B3,B4 to run (default all four); guests
+#                 and kernels that none of them needs are left out (stock
+#                 is built and booted for B3 only)
 #
 # Kernels, all configured alike: patched (kernel/series), stock (no
 # patches) and nogate (only the rxe test-mode patches: B1's baseline,
@@ -61,7 +65,7 @@
 . "$(dirname "$0")/lib.sh"
 
 reps=${BENCH_REPS:-5} rounds=${BENCH_ROUNDS:-3} wall_rounds=${BENCH_WALL_ROUNDS:-1} sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
-modes=${BENCH_MODES:-wall,counted} kernels=${BENCH_KERNELS:-release}
+modes=${BENCH_MODES:-wall,counted} kernels=${BENCH_KERNELS:-release} benches=${BENCH_BENCHES:-B1,B2,B3,B4}
 scale_sizes=${BENCH_SCALE_SIZES:-4K,16K,64K,256K,1M,4M,16M,64M,256M,1G,4G} pages=${BENCH_PAGES:-4k}
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -73,6 +77,7 @@ while [ $# -gt 0 ]; do
 	--pages) pages=${2:-}; shift 2 || die "--pages needs 4k or huge" ;;
 	--modes) modes=${2:-}; shift 2 || die "--modes needs a list" ;;
 	--kernels) kernels=${2:-}; shift 2 || die "--kernels needs release or debug" ;;
+	--benches) benches=${2:-}; shift 2 || die "--benches needs a list" ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
@@ -102,6 +107,15 @@ if [ "$scale_sizes" != none ]; then
 	[ "$scale_mem" -ge 3 ] || scale_mem=3
 	[ "$scale_mem" -le 16 ] || die "--scale-sizes: the largest size must be at most 8G (guests get twice it, at most 16G)"
 fi
+[[ $benches =~ ^B[1-4](,B[1-4])*$ ]] || die "--benches wants a comma-separated list of B1, B2, B3, B4, got '$benches'"
+# has BENCH: whether this run includes it.
+has() { [[ ,$benches, == *,$1,* ]]; }
+# The kernels the chosen benchmarks boot.
+kernel_list=(patched)
+has B1 && kernel_list+=(nogate)
+has B3 && kernel_list+=(stock)
+# The scale curves need nogate too.
+[ "$scale_sizes" = none ] || has B1 || kernel_list+=(nogate)
 case $modes in
 wall | counted | wall,counted | counted,wall) ;;
 *) die "--modes wants wall, counted or wall,counted, got '$modes'" ;;
@@ -241,7 +255,7 @@ step "dependencies" ci/deps.sh
 step "kernel source" ci/kernel-source.sh
 step "rdma-core source" ci/rdma-core-source.sh
 step "rdma-core build" ci/rdma-core-build.sh
-for k in patched nogate stock; do
+for k in "${kernel_list[@]}"; do
 	step "kernel build ($k, $kernels)" ci/kernel-build.sh --variant "$k" "${kbuild_opt[@]}"
 done
 step "bench programs" build_programs
@@ -249,13 +263,13 @@ mkdir -p "$OUT"
 rm -rf "$OUT"/{raw.csv,boots,results.md,results.csv} "$OUT"/latency* "$OUT"/scale-* "$OUT"/*-r[0-9s]*
 trap collect EXIT
 # Which configuration each kernel was built from, by the hash of its .config.
-report_args=(--judge "$judge")
-for k in patched nogate stock; do
+report_args=(--judge "$judge" --benches "$benches")
+for k in "${kernel_list[@]}"; do
 	cfg=$(kbuild "$k")/.config
 	[ -f "$cfg" ] || die "no $cfg after the $k kernel build"
 	report_args+=(--kernel "$k=$kdesc; .config sha256 $(sha256sum "$cfg" | cut -d' ' -f1)")
 done
-log "bench: $kernels kernels, $rounds counted and $wall_rounds wall rounds, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
+log "bench: $benches on ${kernel_list[*]}, $kernels kernels, $rounds counted and $wall_rounds wall rounds, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
 # The first failed step stops the run (set -e), named by step's log line;
 # raw.csv keeps what was measured until then. Wall guests first, alone on
 # the host; then the counted ones, two at a time.
@@ -276,16 +290,24 @@ for m in wall counted; do
 		# The first round's judged guests end with a function_graph
 		# profile of one 64 MiB registration, after everything timed.
 		prof=()
-		[ "$r" = 1 ] && [ "$m" = "$judge" ] && prof=(profile)
+		has B1 && [ "$r" = 1 ] && [ "$m" = "$judge" ] && prof=(profile)
+		# The patched kernel's workloads for the chosen benchmarks.
+		pw=() pb=()
+		has B1 && pw+=(reg-ok) pb+=(B1)
+		has B3 && pw+=(perftest) pb+=(B3)
+		has B4 && pw+=(dmamap) pb+=(B4)
 		for k in "${order[@]}"; do
 			case $k in
-			nogate) guest "$m" "round $r/$n, B1 baseline: nogate kernel, direct, $m" boot "$m" "$r" nogate direct reg-ok "${prof[@]}" ;;
-			patched) guest "$m" "round $r/$n, B1 B3 B4: patched kernel, direct, $m" boot "$m" "$r" patched direct reg-ok perftest dmamap "${prof[@]}" ;;
-			stock) guest "$m" "round $r/$n, B3 baseline: stock kernel, direct, $m" boot "$m" "$r" stock direct perftest ;;
+			nogate) has B1 || continue
+				guest "$m" "round $r/$n, B1 baseline: nogate kernel, direct, $m" boot "$m" "$r" nogate direct reg-ok "${prof[@]}" ;;
+			patched) [ ${#pw[@]} -gt 0 ] || continue
+				guest "$m" "round $r/$n, ${pb[*]}: patched kernel, direct, $m" boot "$m" "$r" patched direct "${pw[@]}" "${prof[@]}" ;;
+			stock) has B3 || continue
+				guest "$m" "round $r/$n, B3 baseline: stock kernel, direct, $m" boot "$m" "$r" stock direct perftest ;;
 			esac
 		done
 	done
-	guest "$m" "B2: patched kernel, swiotlb, $m" boot "$m" 1 patched swiotlb reg-early reg-late
+	! has B2 || guest "$m" "B2: patched kernel, swiotlb, $m" boot "$m" 1 patched swiotlb reg-early reg-late
 	# The scale curves, once per kernel, in the judged mode only: sizes up
 	# to gigabytes take minutes each under TCG.
 	if [ "$scale_sizes" != none ] && [ "$m" = "$judge" ]; then
@@ -307,7 +329,7 @@ for m in "${mode_list[@]}"; do
 done
 # The page a person reads: results.md with the plots inside, and each
 # kernel's .config beside it.
-for k in patched nogate stock; do cp "$(kbuild "$k")/.config" "$OUT/config-$k"; done
+for k in "${kernel_list[@]}"; do cp "$(kbuild "$k")/.config" "$OUT/config-$k"; done
 step "report page" pandoc --standalone --self-contained --resource-path="$OUT" \
 	--css "$TOP/bench/report.css" --metadata title="make bench" \
 	-o "$OUT/report.html" "$OUT/results.md"
