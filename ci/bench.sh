@@ -7,7 +7,7 @@
 #
 #   ci/bench.sh [--reps N] [--rounds N] [--wall-rounds N] [--sizes LIST]
 #               [--scale-sizes LIST] [--pages 4k|huge] [--modes LIST]
-#               [--kernels KIND] [--benches LIST]
+#               [--kernels KIND] [--benches LIST] [--no-build]
 #
 #   --reps N      repetitions per measurement and boot, 5..50 (default 5)
 #   --rounds N    boots of each kernel for B1, B3 and B4 in counted mode,
@@ -32,6 +32,10 @@
 #                 which of B1,B2,B3,B4 to run (default all four); guests
 #                 and kernels that none of them needs are left out (stock
 #                 is built and booted for B3 only)
+#   --no-build    use the kernels and rdma-core already built (no package,
+#                 source or build step, and no build lock: counted guests
+#                 can run while another kernel builds); stops if one is
+#                 missing
 #
 # Kernels, all configured alike: patched (kernel/series), stock (no
 # patches) and nogate (only the rxe test-mode patches: B1's baseline,
@@ -65,7 +69,7 @@
 . "$(dirname "$0")/lib.sh"
 
 reps=${BENCH_REPS:-5} rounds=${BENCH_ROUNDS:-3} wall_rounds=${BENCH_WALL_ROUNDS:-1} sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
-modes=${BENCH_MODES:-wall,counted} kernels=${BENCH_KERNELS:-release} benches=${BENCH_BENCHES:-B1,B2,B3,B4}
+modes=${BENCH_MODES:-wall,counted} kernels=${BENCH_KERNELS:-release} benches=${BENCH_BENCHES:-B1,B2,B3,B4} build=1
 scale_sizes=${BENCH_SCALE_SIZES:-4K,16K,64K,256K,1M,4M,16M,64M,256M,1G,4G} pages=${BENCH_PAGES:-4k}
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -78,6 +82,7 @@ while [ $# -gt 0 ]; do
 	--modes) modes=${2:-}; shift 2 || die "--modes needs a list" ;;
 	--kernels) kernels=${2:-}; shift 2 || die "--kernels needs release or debug" ;;
 	--benches) benches=${2:-}; shift 2 || die "--benches needs a list" ;;
+	--no-build) build=0; shift ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
@@ -251,13 +256,21 @@ counted_wait() {
 }
 
 cd "$TOP"
-step "dependencies" ci/deps.sh
-step "kernel source" ci/kernel-source.sh
-step "rdma-core source" ci/rdma-core-source.sh
-step "rdma-core build" ci/rdma-core-build.sh
-for k in "${kernel_list[@]}"; do
-	step "kernel build ($k, $kernels)" ci/kernel-build.sh --variant "$k" "${kbuild_opt[@]}"
-done
+if [ "$build" = 1 ]; then
+	step "dependencies" ci/deps.sh
+	step "kernel source" ci/kernel-source.sh
+	step "rdma-core source" ci/rdma-core-source.sh
+	step "rdma-core build" ci/rdma-core-build.sh
+	for k in "${kernel_list[@]}"; do
+		step "kernel build ($k, $kernels)" ci/kernel-build.sh --variant "$k" "${kbuild_opt[@]}"
+	done
+else
+	for k in "${kernel_list[@]}"; do
+		[ -f "$(kbuild "$k")/arch/x86/boot/bzImage" ] ||
+			die "--no-build: no $k kernel at $(kbuild "$k") (ci/kernel-build.sh --variant $k ${kbuild_opt[*]})"
+	done
+	log "--no-build: using the kernels in $(for k in "${kernel_list[@]}"; do printf '%s ' "$(kbuild "$k")"; done)"
+fi
 step "bench programs" build_programs
 mkdir -p "$OUT"
 rm -rf "$OUT"/{raw.csv,boots,results.md,results.csv} "$OUT"/latency* "$OUT"/scale-* "$OUT"/*-r[0-9s]*
