@@ -282,7 +282,10 @@ for k in "${kernel_list[@]}"; do
 	[ -f "$cfg" ] || die "no $cfg after the $k kernel build"
 	report_args+=(--kernel "$k=$kdesc; .config sha256 $(sha256sum "$cfg" | cut -d' ' -f1)")
 done
-log "bench: $benches on ${kernel_list[*]}, $kernels kernels, $rounds counted and $wall_rounds wall rounds, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
+rounds_txt=
+[[ ,$modes, != *,counted,* ]] || rounds_txt="$rounds counted rounds"
+[[ ,$modes, != *,wall,* ]] || rounds_txt="${rounds_txt:+$rounds_txt and }$wall_rounds wall rounds"
+log "bench: $benches on ${kernel_list[*]}, $kernels kernels, $rounds_txt, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
 # The first failed step stops the run (set -e), named by step's log line;
 # raw.csv keeps what was measured until then. Wall guests first, alone on
 # the host; then the counted ones, two at a time.
