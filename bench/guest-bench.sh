@@ -211,7 +211,8 @@ w_profile() {
 	echo >$t/trace
 	echo function_graph >$t/current_tracer
 	echo 1 >$t/tracing_on
-	taskset -c 1 "$bin/reg_bench" -d "$TM_DEV" -s "$profile_size" -r 1 -x ok -p "$pages" -l profile >/dev/null ||
+	# Its CSV line (label profile) says how the traced buffer was laid out.
+	taskset -c 1 "$bin/reg_bench" -d "$TM_DEV" -s "$profile_size" -r 1 -x ok -p "$pages" -l profile >>"$csv" ||
 		bad "reg_bench (profile) exited non-zero"
 	echo 0 >$t/tracing_on
 	cp $t/trace /tmp/profile.trace

@@ -42,7 +42,8 @@ def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m, huge_kb=0, la
                     "prof,64M,ib_umem_get,1,ib_umem_pin_pages,32,59000000",
                     "prof,64M,ib_umem_get,2,pin_user_pages_fast,32,58000000",
                     "prof,64M,ib_umem_release,0,ib_umem_release,2,40000000",
-                    "prof,64M,ib_umem_release,1,unpin_user_page_range_dirty_lock,2048,39000000"]
+                    "prof,64M,ib_umem_release,1,unpin_user_page_range_dirty_lock,2048,39000000",
+                    f"reg,profile,{64 << 20},0,30000000,20000000,1,0,{1024 if extra else 2048}"]
             if extra:
                 out.append(f"prof,64M,ib_umem_get,1,dma_coherence_state,2,{2 * extra}")
                 # under 1 % of the root on both kernels: left out
@@ -196,6 +197,8 @@ def main():
     check("only patched calls: dma_coherence_state 600.0 µs, ib_umem_refuse_incoherent 2.0 µs" in md,
           "profile: a small callee only one kernel calls is still named")
     check("ib_umem_get: patched ÷ nogate = **1.020**" in md, "profile: the ratio of the roots is given")
+    check("2048 contiguous runs on nogate and 1024 contiguous runs on patched" in md,
+          "profile: the traced buffers' layouts are given")
 
     # 1c: at 64 MiB latency grows with the buffer's contiguous runs, and
     # the patched kernel's buffers more often had the dear layout; the code

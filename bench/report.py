@@ -474,6 +474,13 @@ def profile_section(r, s, mode):
                 if (kernel, root, d, f) in per and (other, root, d, f) not in per]
         if only and any(k[0] == other for k in per):
             r.md += ["", f"Callees only {kernel} calls: " + ", ".join(only) + "."]
+    # The traced buffer's layout on each kernel: time in the pin and unpin
+    # paths follows its contiguous runs, as in B1.
+    lay = {k: [x for _b, x in s.get((mode, k, "direct", "profile", size, "runs"), [])] for k in ("nogate", "patched")}
+    if all(lay.values()):
+        r.md += ["", "The traced buffer was in " + " and ".join(f"{lay[k][-1]:g} contiguous runs on {k}" for k in lay) +
+                 "; where these differ, so do the unpin calls and the time of the per-run loops, "
+                 "whatever the code."]
     for root in ("ib_umem_get", "ib_umem_release"):
         a, b = per.get(("nogate", root, 0, root)), per.get(("patched", root, 0, root))
         if a and b and a[0]:
