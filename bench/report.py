@@ -548,7 +548,8 @@ def main():
     # Boots per kernel in each mode: those of the patched direct guests.
     boots = {m: len({b for k, pts in s.items() if k[:3] == (m, "patched", "direct") and k[3] == "reg-ok"
                      for b, _x in pts}) for m in modes}
-    r.md += ["## make bench: stock against patched (median [min–max] over all boots of a kernel)",
+    r.md += [f"## make bench: {', '.join(benches)}, the patched kernel against its baselines "
+             "(median [min–max] over all boots of a kernel)",
              "", f"Goals are judged on the **{a.judge}** figures only.", "",
              "| mode | clock | accelerator | boots per kernel |", "| --- | --- | --- | ---: |"]
     r.md += [f"| {m} | {CLOCKS[m]} | {acc} | {boots[m]} |" for m, acc in modes.items()]
