@@ -283,8 +283,8 @@ for k in "${kernel_list[@]}"; do
 	report_args+=(--kernel "$k=$kdesc; .config sha256 $(sha256sum "$cfg" | cut -d' ' -f1)")
 done
 rounds_txt=
-[[ ,$modes, != *,counted,* ]] || rounds_txt="$rounds counted rounds"
-[[ ,$modes, != *,wall,* ]] || rounds_txt="${rounds_txt:+$rounds_txt and }$wall_rounds wall rounds"
+[[ ,$modes, != *,counted,* ]] || rounds_txt="counted rounds: $rounds"
+[[ ,$modes, != *,wall,* ]] || rounds_txt="${rounds_txt:+$rounds_txt, }wall rounds: $wall_rounds"
 log "bench: $benches on ${kernel_list[*]}, $kernels kernels, $rounds_txt, $reps repetitions, sizes $sizes, modes $modes (judged: $judge), guest append '$append'"
 # The first failed step stops the run (set -e), named by step's log line;
 # raw.csv keeps what was measured until then. Wall guests first, alone on
