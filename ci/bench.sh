@@ -199,7 +199,7 @@ boot() {
 	[ $rc -eq 0 ] || { log "the $kernel/$config guest ($mode) failed (exit $rc); its output: $dir/output.ktap, $dir/console.log"; return 1; }
 	[ -s "$dir/bench.csv" ] || { log "no results from the $kernel/$config guest ($mode)"; return 1; }
 	[ "$mode" != wall ] || probe+=("host_probe,$(host_probe)")
-	{ cat "$dir/bench.csv" && printf '%s\n' "${probe[@]}"; } |
+	{ cat "$dir/bench.csv" && { [ ${#probe[@]} -eq 0 ] || printf '%s\n' "${probe[@]}"; }; } |
 		sed "s/^/${dir##*/},$mode,$kernel,$config,/" >"$dir/raw.part" || return 1
 }
 
