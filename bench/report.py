@@ -149,12 +149,12 @@ class Report:
         the one asked for, else None."""
         xs = [r for _t, r in pairs]
         ts = [t for t, _r in pairs]
-        mx = statistics.fmean(xs)
+        mx, mt = statistics.fmean(xs), statistics.fmean(ts)
         sxx = sum((x - mx) ** 2 for x in xs)
         if not sxx:
             return statistics.median(ts) if xs[0] == runs else None
-        b = sum((x - mx) * (t - statistics.fmean(ts)) for x, t in zip(xs, ts)) / sxx
-        return statistics.fmean(ts) + b * (runs - mx)
+        b = sum((x - mx) * (t - mt) for x, t in zip(xs, ts)) / sxx
+        return mt + b * (runs - mx)
 
     def ratio_ci(self, base_key, new_key, rounds=2000, layout=False):
         """95 % interval of median(new) / median(base) by a two-level
