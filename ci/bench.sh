@@ -87,12 +87,14 @@ while [ $# -gt 0 ]; do
 	*) die "unknown argument '$1' (try --help)" ;;
 	esac
 done
-case $reps in '' | *[!0-9]*) die "--reps wants a number from 5 to 50, got '$reps'" ;; esac
-[ "$reps" -ge 5 ] && [ "$reps" -le 50 ] || die "--reps wants a number from 5 to 50, got '$reps'"
-case $rounds in '' | *[!0-9]*) die "--rounds wants a number from 1 to 10, got '$rounds'" ;; esac
-[ "$rounds" -ge 1 ] && [ "$rounds" -le 10 ] || die "--rounds wants a number from 1 to 10, got '$rounds'"
-case $wall_rounds in '' | *[!0-9]*) die "--wall-rounds wants a number from 1 to 10, got '$wall_rounds'" ;; esac
-[ "$wall_rounds" -ge 1 ] && [ "$wall_rounds" -le 10 ] || die "--wall-rounds wants a number from 1 to 10, got '$wall_rounds'"
+# want_int OPTION VALUE LOW HIGH: VALUE is a whole number in LOW..HIGH.
+want_int() {
+	case $2 in '' | *[!0-9]*) die "$1 wants a number from $3 to $4, got '$2'" ;; esac
+	[ "$2" -ge "$3" ] && [ "$2" -le "$4" ] || die "$1 wants a number from $3 to $4, got '$2'"
+}
+want_int --reps "$reps" 5 50
+want_int --rounds "$rounds" 1 10
+want_int --wall-rounds "$wall_rounds" 1 10
 [[ $sizes =~ ^[0-9]+[KMG]?(,[0-9]+[KMG]?)*$ ]] ||
 	die "--sizes wants a comma-separated list like 4K,64K,2M, got '$sizes'"
 [ "$scale_sizes" = none ] || [[ $scale_sizes =~ ^[0-9]+[KMG]?(,[0-9]+[KMG]?)*$ ]] ||
