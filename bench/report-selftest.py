@@ -84,8 +84,8 @@ def boot_lines(rng, mode, kernel, config, rnd, workloads, slow64m, huge_kb=0, la
                     dereg = f"{dereg:.0f}" if dereg != "" else ""
                     out.append(f"reg,{w},{size},{rep},{reg:.0f},{dereg},10,{huge_kb},{runs}")
             elif w == "perftest":
-                out.append(f"write_bw,{rep},{1000 / scale * (1 + rng.uniform(-noise, noise)):.2f}")
-                out.append(f"send_lat,{rep},{t(40):.2f},{t(60):.2f}")
+                out.append(f"send_bw,{rep},{1000 / scale * (1 + rng.uniform(-noise, noise)):.2f}")
+                out.append(f"pingpong,{rep},{t(80):.2f}")
             elif w == "dmamap":
                 for a in ("0", "0x1000"):
                     out.append(f"dma_map,{a},{rep},{t(300):.0f},{t(250):.0f}")
@@ -153,7 +153,9 @@ def main():
     check(counted[("B1", "reg 64 MiB")]["met"] == "no", "counted B1 reg 64 MiB (5 % slower): met no")
     check(counted[("B1", "reg 4 KiB")]["met"] == "yes", "counted B1 reg 4 KiB (equal): met yes")
     check(counted[("B4", "map")]["met"] == "yes", "counted B4 map (equal): met yes")
-    check(counted[("B3", "ib_write_bw 64 KiB, MB/s")]["met"] == "yes", "counted B3 bandwidth (equal): met yes")
+    check(counted[("B3", "ib_send_bw -e 64 KiB, MB/s")]["met"] == "yes", "counted B3 bandwidth (equal): met yes")
+    check(counted[("B3", "ibv_rc_pingpong -e 2 B, µs per round trip")]["met"] == "yes",
+          "counted B3 round trip (equal): met yes")
     check(counted[("B2", "late ÷ early refusal, 1 GiB")]["met"] == "yes", "counted B2 late ÷ early: met yes")
     check(all(r["met"] == "not judged (wall)" for r in rs if r["mode"] == "wall"),
           "no wall row carries a verdict")
@@ -229,7 +231,7 @@ def main():
     raw_csv(os.path.join(d, "raw.csv"))
     with open(os.path.join(d, "raw.csv")) as f:
         keep = [x for x in f if ",stock," not in x and ",swiotlb," not in x and
-                ",write_bw," not in x and ",send_lat," not in x and ",dma_map," not in x]
+                ",send_bw," not in x and ",pingpong," not in x and ",dma_map," not in x]
     with open(os.path.join(d, "raw.csv"), "w") as f:
         f.writelines(keep)
     p = report(os.path.join(d, "raw.csv"), d, extra=("--benches", "B1"))
@@ -244,7 +246,7 @@ def main():
     os.makedirs(d, exist_ok=True)
     raw_csv(os.path.join(d, "raw.csv"), drop=",counted,stock,")
     p = report(os.path.join(d, "raw.csv"), d)
-    check(p.returncode == 1 and "counted/stock/direct/write_bw" in p.stderr,
+    check(p.returncode == 1 and "counted/stock/direct/send_bw" in p.stderr,
           "a missing counted stock figure fails the report and is named")
 
     # 3: raw.csv of older runs (no mode column) reads as wall.
