@@ -13,6 +13,7 @@ bench/guest-bench.sh wrote:
     pingpong,<rep>,<us_per_round_trip>
     dma_map,<attrs>,<rep>,<map_ns>,<unmap_ns>
     prof,<size>,<root>,<depth>,<function>,<calls>,<total_ns>
+    skip,<label>,<bytes>,<reason>     (a size the guest could not measure)
 
 and, from ci/bench.sh itself around each wall guest:
 
@@ -41,7 +42,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-KINDS = ("reg", "send_bw", "pingpong", "dma_map", "prof", "host_probe")
+KINDS = ("reg", "send_bw", "pingpong", "dma_map", "prof", "host_probe", "skip")
 CLOCKS = {"wall": "wall-clock time on the host (QEMU's clock follows the host)",
           "counted": "guest virtual time: executed instructions, not host time"}
 
@@ -95,6 +96,8 @@ def load(path):
                         add(label, int(size), metric, int(rest[col]) / 1e3)
                         if runs is not None:
                             add(label, int(size), metric + "@runs", (int(rest[col]) / 1e3, runs))
+            elif kind == "skip":
+                add(rest[0], int(rest[1]), "skip", ",".join(rest[2:]))
             elif kind == "send_bw":
                 add("send_bw", 0, "MB/s", float(rest[1]))
             elif kind == "pingpong":
@@ -394,12 +397,15 @@ def scale_section(r, s, mode, out_dir):
     sizes = sorted({k[4] for k in s if k[0] == mode and k[3].startswith("scale-") and k[5] == "reg_us"})
     if not sizes:
         return False
-    med = {}
+    med, skipped = {}, {}
     for name, kernel, config, label in SCALE_CURVES:
         for size in sizes:
             v = [x for _b, x in s.get((mode, kernel, config, label, size, "reg_us"), [])]
             med[name, size] = statistics.median(v) if v else None
-            if not v:
+            why = s.get((mode, kernel, config, label, size, "skip"))
+            if why:
+                skipped[name, size] = why[0][1]
+            elif not v:
                 r.missing.append(f"{mode}/{kernel}/{config}/{label}/{size}/reg_us")
     r.md += ["", f"### Scale — ibv_reg_mr latency from {size_name(sizes[0])} to {size_name(sizes[-1])}, "
              f"{mode} figures, µs (medians)", "",
@@ -408,8 +414,13 @@ def scale_section(r, s, mode, out_dir):
              "| size | " + " | ".join(n for n, *_ in SCALE_CURVES) + " |",
              "| ---: |" + " ---: |" * len(SCALE_CURVES)]
     for size in sizes:
-        cells = [("missing" if med[n, size] is None else f"{med[n, size]:.1f}") for n, *_ in SCALE_CURVES]
+        cells = [("not measured" if (n, size) in skipped else "missing") if med[n, size] is None
+                 else f"{med[n, size]:.1f}" for n, *_ in SCALE_CURVES]
         r.md.append(f"| {size_name(size)} | " + " | ".join(cells) + " |")
+    for why in sorted(set(skipped.values())):
+        which = sorted({(n, sz) for (n, sz), w in skipped.items() if w == why}, key=lambda x: x[1])
+        r.md += ["", "Not measured: " + "; ".join(f"{n} at {size_name(sz)}" for n, sz in which) +
+                 f". The guest said why: {why}."]
     r.md += ["", "Fitted by least squares on relative residuals: latency = fixed + per page × (size ÷ 4 KiB).", "",
              "| curve | fixed, µs | per 4 KiB page, ns | largest deviation from the fit |",
              "| --- | ---: | ---: | ---: |"]

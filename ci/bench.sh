@@ -20,8 +20,9 @@
 #   --scale-sizes LIST
 #                 sizes of the scale curves (default 4K to 4G in powers of
 #                 4; the guests get twice the largest in memory, at least 3G
-#                 and at most 16G, so the largest size is at most 8G); none
-#                 leaves them out
+#                 and at most 16G, so the largest size is at most 8G; the
+#                 success curves stop at 1G, rxe's limit); none leaves them
+#                 out
 #   --pages P     4k (default): buffers backed by 4 KiB pages only, so that
 #                 pinning costs the same per page whatever THP gives a boot;
 #                 huge: transparent huge pages where the kernel gives them
