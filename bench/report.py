@@ -418,7 +418,10 @@ def scale_section(r, s, mode, out_dir):
                  else f"{med[n, size]:.1f}" for n, *_ in SCALE_CURVES]
         r.md.append(f"| {size_name(size)} | " + " | ".join(cells) + " |")
     for why in sorted(set(skipped.values())):
-        which = sorted({(n, sz) for (n, sz), w in skipped.items() if w == why}, key=lambda x: x[1])
+        # In the table's order (sizes, then curves), whatever the hash seed.
+        order = [n for n, *_ in SCALE_CURVES]
+        which = sorted(((n, sz) for (n, sz), w in skipped.items() if w == why),
+                       key=lambda x: (x[1], order.index(x[0])))
         r.md += ["", "Not measured: " + "; ".join(f"{n} at {size_name(sz)}" for n, sz in which) +
                  f". The guest said why: {why}."]
     r.md += ["", "Fitted by least squares on relative residuals: latency = fixed + per page × (size ÷ 4 KiB).", "",
@@ -478,7 +481,7 @@ def profile_section(r, s, mode):
             if root in roots:
                 per[kernel, root, d, f] = (t / roots[root] / 1e3, calls[root, d, f] / roots[root])
     funcs = sorted({k[1:] for k in per}, key=lambda k: (k[0] != "ib_umem_get", k[1],
-                   -max(per.get((kn, *k), (0, 0))[0] for kn in ("nogate", "patched"))))
+                   -max(per.get((kn, *k), (0, 0))[0] for kn in ("nogate", "patched")), k[2]))
     r.md += ["", f"### Where a {size_name(size)} registration spends its time — {mode} figures", "",
              "function_graph under ib_umem_get (ibv_reg_mr) and ib_umem_release (ibv_dereg_mr), three "
              "levels deep, interrupts left out; one registration after an untimed warm-up, on each kernel. "
