@@ -563,6 +563,8 @@ def main():
     ap.add_argument("--judge", default="counted")
     ap.add_argument("--kernel", action="append", default=[], metavar="NAME=DESCRIPTION")
     ap.add_argument("--benches", default="B1,B2,B3,B4", help="which benchmarks the run has (default all)")
+    ap.add_argument("--note", action="append", default=[], metavar="TEXT",
+                    help="a paragraph for the top of the report (ci/bench.sh: guests that crashed and were rerun)")
     a = ap.parse_args()
     benches = a.benches.split(",")
     if not benches or any(b not in ("B1", "B2", "B3", "B4") for b in benches):
@@ -590,6 +592,8 @@ def main():
     if kernels:
         r.md += ["", "| kernel | configuration |", "| --- | --- |"]
         r.md += [f"| {k} | {d} ([.config](config-{k})) |" for k, d in kernels.items()]
+    for note in a.note:
+        r.md += ["", note]
     # The judged mode first: it answers the question.
     for mode in sorted(modes, key=lambda m: m != a.judge):
         r.mode, r.accel, r.judged = mode, modes[mode], mode == a.judge
