@@ -154,19 +154,34 @@ class Report:
         return f"{med:.{digits}f} [{lo:.{digits}f}–{hi:.{digits}f}]"
 
     @staticmethod
-    def at_layout(pairs, runs):
-        """The latency a side's (latency, runs) samples give at a layout of
-        runs contiguous runs: least squares t = a + b * runs. A side whose
-        samples all share one layout gives its median, if that layout is
-        the one asked for, else None."""
+    def slope(pairs):
+        """Least squares of a side's (latency, runs) samples: (mean runs,
+        mean latency, Sxx, Sxt), for one slope or a pooled one."""
         xs = [r for _t, r in pairs]
         ts = [t for t, _r in pairs]
         mx, mt = statistics.fmean(xs), statistics.fmean(ts)
-        sxx = sum((x - mx) ** 2 for x in xs)
+        return mx, mt, sum((x - mx) ** 2 for x in xs), sum((x - mx) * (t - mt) for x, t in zip(xs, ts))
+
+    @classmethod
+    def at_layout(cls, base, new, runs):
+        """Both sides' latency at a layout of runs contiguous runs, from
+        their (latency, runs) samples: t = a + b * runs with an intercept
+        for each side and one slope for both (analysis of covariance). The
+        cost per run is the page walking and mapping that both kernels
+        share, and one slope fitted to both kernels' boots is steady where a
+        slope for each, from three boots of two layouts each, swung the
+        2 MiB ratio over several per cent. layout_note shows each kernel's
+        own slope, so a series that changed the cost per run would still
+        show. Where no sample's layout differs from another's, each side
+        gives its median if its samples have that layout, else None."""
+        fb, fn = cls.slope(base), cls.slope(new)
+        sxx = fb[2] + fn[2]
         if not sxx:
-            return statistics.median(ts) if xs[0] == runs else None
-        b = sum((x - mx) * (t - mt) for x, t in zip(xs, ts)) / sxx
-        return mt + b * (runs - mx)
+            if fb[0] != runs or fn[0] != runs:
+                return None, None
+            return statistics.median(t for t, _r in base), statistics.median(t for t, _r in new)
+        b = (fb[3] + fn[3]) / sxx
+        return fb[1] + b * (runs - fb[0]), fn[1] + b * (runs - fn[0])
 
     def ratio_ci(self, base_key, new_key, rounds=2000, layout=False):
         """95 % interval of median(new) / median(base) by a two-level
@@ -191,7 +206,7 @@ class Report:
             db, dn = draw(gb, bb), draw(gn, bn)
             if layout:
                 at = statistics.median([r for _t, r in db + dn])
-                mb, mn = self.at_layout(db, at), self.at_layout(dn, at)
+                mb, mn = self.at_layout(db, dn, at)
                 if mb is None or mn is None:
                     continue
             else:
@@ -225,8 +240,7 @@ class Report:
         layout = None
         if ratio is not None and b and n and len(self.s.get(lb, [])) == b[3] and len(self.s.get(ln, [])) == n[3]:
             at = statistics.median([r for _b, (_t, r) in self.s[lb] + self.s[ln]])
-            eb = self.at_layout([p for _b, p in self.s[lb]], at)
-            en = self.at_layout([p for _b, p in self.s[ln]], at)
+            eb, en = self.at_layout([p for _b, p in self.s[lb]], [p for _b, p in self.s[ln]], at)
             if eb and en is not None:
                 ratio, layout, base_key, new_key = en / eb, at, lb, ln
         if ratio is not None:
@@ -266,21 +280,35 @@ def layout_note(r, sizes):
     table shows what layouts each kernel's samples had."""
     rows = []
     for size in sizes:
-        med = {}
+        med, per_run = {}, {}
         for k in ("nogate", "patched"):
             v = [x for _b, x in r.s.get((r.mode, k, "direct", "reg-ok", size, "runs"), [])]
             med[k] = (statistics.median(v), min(v), max(v)) if v else None
+            # this kernel's own cost per run, registration and deregistration
+            for op in ("reg_us", "dereg_us"):
+                f = Report.slope([p for _b, p in r.s.get((r.mode, k, "direct", "reg-ok", size,
+                                                          b1_metric(r, size, op) + "@runs"), [])] or [(0, 0)])
+                # (only where the layouts spread over ten runs or more)
+                spread = [x for _b, (_t, x) in r.s.get((r.mode, k, "direct", "reg-ok", size,
+                                                        b1_metric(r, size, op) + "@runs"), [(0, (0, 0))])]
+                per_run[k, op] = f"{f[3] / f[2] * 1e3:.0f}" if max(spread) - min(spread) >= 10 else "—"
         if None in med.values():
             continue
         rows.append(f"| {size_name(size)} | " + " | ".join(f"{m[0]:g} [{m[1]}–{m[2]}]" for m in
-                                                          (med["nogate"], med["patched"])) + " |")
+                                                          (med["nogate"], med["patched"])) + " | " +
+                    " | ".join(per_run[k, op] for op in ("reg_us", "dereg_us") for k in ("nogate", "patched")) +
+                    " |")
     if rows:
         r.md += ["", "Physically contiguous runs per B1 buffer, median [min–max] (reg_bench reads them "
                  "from /proc/self/pagemap). Latency grows with them and every buffer gets a new layout, "
                  "so where the samples give them, B1's ratios compare the kernels at the same number of "
-                 "runs (\"at N runs\": each kernel's least-squares line of latency against runs, read at "
-                 "the median runs of both), with the same bootstrap.", "",
-                 "| size | nogate runs | patched runs |", "| --- | ---: | ---: |"] + rows
+                 "runs (\"at N runs\": a least-squares line of latency against runs for each kernel, with "
+                 "one slope fitted to both, read at the median runs of both), with the same bootstrap. "
+                 "The last four columns are each kernel's own slope, ns per run: a series that made each "
+                 "run dearer would show there.", "",
+                 "| size | nogate runs | patched runs | reg ns/run, nogate | reg ns/run, patched "
+                 "| dereg ns/run, nogate | dereg ns/run, patched |",
+                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"] + rows
 
 
 def section(r, sizes, benches=("B1", "B2", "B3", "B4")):
