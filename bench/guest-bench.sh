@@ -26,6 +26,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 TESTS_DIR=$here/../tests
 # shellcheck source=../tests/lib/common.sh
 . "$TESTS_DIR/lib/common.sh"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 reps=${BENCH_REPS:-5}
 sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
@@ -77,17 +79,6 @@ late() {
 	echo Y >"$sw"
 }
 
-# Bytes in a size as reg_bench takes it (4K, 2M, 1G or plain bytes).
-size_bytes() {
-	local n=${1%[KMG]}
-	case $1 in
-	*K) echo $((n << 10)) ;;
-	*M) echo $((n << 20)) ;;
-	*G) echo $((n << 30)) ;;
-	*) echo "$n" ;;
-	esac
-}
-
 # rxe keeps a registration's page list in one kmalloc'd array of 16 bytes
 # a page (6.12.118, and mainline since it replaced the xarray). Above
 # 1 GiB of 4 KiB pages that is more than the page allocator's largest
@@ -98,7 +89,7 @@ RXE_MAX_REG=$((1 << 30))
 w_scale_ok() {
 	local sz ok=() b
 	for sz in ${scale_sizes//,/ }; do
-		b=$(size_bytes "$sz")
+		b=$(bytes "$sz")
 		if [ "$b" -gt $RXE_MAX_REG ]; then
 			say "scale-ok: $sz left out: rxe cannot register more than 1 GiB (its page list is one kmalloc)"
 			echo "skip,scale-ok,$b,rxe registers at most 1 GiB: its page list is one kmalloc" >>"$csv"

@@ -69,6 +69,8 @@
 # judged on the counted figures (on wall only when counted is not run), and
 # results.csv names the mode and accelerator of every row.
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=../bench/lib.sh
+. "$(dirname "$0")/../bench/lib.sh"
 
 reps=${BENCH_REPS:-5} rounds=${BENCH_ROUNDS:-6} wall_rounds=${BENCH_WALL_ROUNDS:-1} sizes=${BENCH_SIZES:-4K,64K,2M,64M,1G}
 modes=${BENCH_MODES:-wall,counted} kernels=${BENCH_KERNELS:-release} benches=${BENCH_BENCHES:-B1,B2,B3,B4} build=1
@@ -102,11 +104,6 @@ want_int --wall-rounds "$wall_rounds" 1 10
 [ "$scale_sizes" = none ] || [[ $scale_sizes =~ ^[0-9]+[KMG]?(,[0-9]+[KMG]?)*$ ]] ||
 	die "--scale-sizes wants a comma-separated list like 4K,16K,64K, or none, got '$scale_sizes'"
 case $pages in 4k | huge) ;; *) die "--pages wants 4k or huge, got '$pages'" ;; esac
-# bytes SIZE: 4K, 2M, 1G or plain bytes as a number.
-bytes() {
-	local n=${1%[KMG]}
-	case $1 in *K) echo $((n << 10)) ;; *M) echo $((n << 20)) ;; *G) echo $((n << 30)) ;; *) echo "$n" ;; esac
-}
 # Guest memory for the scale guests: twice the largest size, 3G to 16G.
 scale_mem=3
 if [ "$scale_sizes" != none ]; then
