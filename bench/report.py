@@ -284,14 +284,14 @@ def layout_note(r, sizes):
         for k in ("nogate", "patched"):
             v = [x for _b, x in r.s.get((r.mode, k, "direct", "reg-ok", size, "runs"), [])]
             med[k] = (statistics.median(v), min(v), max(v)) if v else None
-            # this kernel's own cost per run, registration and deregistration
+            # this kernel's own cost per run, registration and deregistration,
+            # where its layouts spread over ten runs or more
             for op in ("reg_us", "dereg_us"):
-                f = Report.slope([p for _b, p in r.s.get((r.mode, k, "direct", "reg-ok", size,
-                                                          b1_metric(r, size, op) + "@runs"), [])] or [(0, 0)])
-                # (only where the layouts spread over ten runs or more)
-                spread = [x for _b, (_t, x) in r.s.get((r.mode, k, "direct", "reg-ok", size,
-                                                        b1_metric(r, size, op) + "@runs"), [(0, (0, 0))])]
-                per_run[k, op] = f"{f[3] / f[2] * 1e3:.0f}" if max(spread) - min(spread) >= 10 else "—"
+                pts = [p for _b, p in r.s.get((r.mode, k, "direct", "reg-ok", size,
+                                               b1_metric(r, size, op) + "@runs"), [])]
+                xs = [x for _t, x in pts]
+                f = Report.slope(pts) if xs and max(xs) - min(xs) >= 10 else None
+                per_run[k, op] = f"{f[3] / f[2] * 1e3:.0f}" if f else "—"
         if None in med.values():
             continue
         rows.append(f"| {size_name(size)} | " + " | ".join(f"{m[0]:g} [{m[1]}–{m[2]}]" for m in
@@ -445,9 +445,9 @@ def scale_section(r, s, mode, out_dir):
         cells = [("not measured" if (n, size) in skipped else "missing") if med[n, size] is None
                  else f"{med[n, size]:.1f}" for n, *_ in SCALE_CURVES]
         r.md.append(f"| {size_name(size)} | " + " | ".join(cells) + " |")
+    # In the table's order (sizes, then curves), whatever the hash seed.
+    order = [n for n, *_ in SCALE_CURVES]
     for why in sorted(set(skipped.values())):
-        # In the table's order (sizes, then curves), whatever the hash seed.
-        order = [n for n, *_ in SCALE_CURVES]
         which = sorted(((n, sz) for (n, sz), w in skipped.items() if w == why),
                        key=lambda x: (x[1], order.index(x[0])))
         r.md += ["", "Not measured: " + "; ".join(f"{n} at {size_name(sz)}" for n, sz in which) +
@@ -512,7 +512,8 @@ def profile_section(r, s, mode):
                    -max(per.get((kn, *k), (0, 0))[0] for kn in ("nogate", "patched")), k[2]))
     r.md += ["", f"### Where a {size_name(size)} registration spends its time — {mode} figures", "",
              "function_graph under ib_umem_get (ibv_reg_mr) and ib_umem_release (ibv_dereg_mr), three "
-             "levels deep, interrupts left out; one registration after an untimed warm-up, on each kernel. "
+             "levels deep, interrupts left out; two registrations (reg_bench's untimed calibration and "
+             "one timed), on each kernel. "
              "µs per call of the root, and calls per call of the root. Tracing slows every traced "
              "call, alike on both kernels: compare the kernels, not these values with B1. "
              "Only functions that take at least 1 % of their root on either kernel are listed.", "",
